@@ -1,0 +1,226 @@
+"""``dlcv-course``: run the lessons headless, in order, and summarise them.
+
+``dlcv-course run [LESSON ...]`` executes each lesson notebook in a fresh kernel, cell by cell
+with a progress bar, writes the executed notebook and an HTML copy into ``build/``, and prints a
+summary table (lesson, status, wall time, device, key figure). A failing lesson names the cell
+and the error, and the command exits with status 1.
+
+``dlcv-course list`` prints the lessons it knows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dlcv_utils.paths import REPO_ROOT
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+
+
+@dataclass
+class LessonResult:
+    """Outcome of one lesson run."""
+
+    lesson: str
+    path: Path
+    status: str = "not run"
+    seconds: float = 0.0
+    device: str = "cpu"
+    figures: list[dict] = field(default_factory=list)
+    error: str = ""
+
+
+def find_lessons(notebook_dir: Path = NOTEBOOK_DIR) -> dict[str, Path]:
+    """Return ``{"01": path, ...}`` for every ``NN_*.ipynb`` lesson, in order."""
+    lessons = {}
+    for path in sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")):
+        lessons[path.name[:2]] = path
+    return lessons
+
+
+def select_lessons(requested: list[str], available: dict[str, Path]) -> list[str]:
+    """Map user arguments (``5``, ``05``, ``05_faster_rcnn``) to lesson numbers.
+
+    Raises:
+        ValueError: naming any argument that matches no lesson.
+    """
+    if not requested:
+        return list(available)
+    chosen = []
+    for item in requested:
+        key = item[:2] if item[:2].isdigit() else item.zfill(2)
+        if item.isdigit():
+            key = item.zfill(2)
+        if key not in available:
+            raise ValueError(
+                f"lesson {item!r} not found; available lessons: {', '.join(available)}"
+            )
+        if key not in chosen:
+            chosen.append(key)
+    return chosen
+
+
+def _error_text(outputs) -> str:
+    for out in outputs:
+        if out.get("output_type") == "error":
+            return f"{out.get('ename')}: {out.get('evalue')}"
+    return "unknown error"
+
+
+def execute_notebook(
+    path: Path,
+    out_path: Path | None = None,
+    *,
+    env: dict | None = None,
+    timeout: int = 1800,
+    progress: bool = True,
+    cwd: Path | None = None,
+    record_timing: bool = False,
+):
+    """Execute a notebook cell by cell in a fresh kernel.
+
+    Args:
+        path: the notebook to run.
+        out_path: where to write the executed notebook (``None``: don't write).
+        env: extra environment variables for the kernel.
+        timeout: seconds allowed per cell.
+        progress: show a tqdm bar over the code cells.
+        cwd: working directory of the kernel (default: the notebook's folder).
+        record_timing: keep nbclient's per-cell timing metadata.
+
+    Returns:
+        ``(notebook, failed_cell_index or None, error_text)``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from tqdm.auto import tqdm
+
+    nb = nbformat.read(path, as_version=4)
+    kernel_env = dict(os.environ)
+    kernel_env.update(env or {})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd or Path(path).parent)}},
+        record_timing=record_timing,
+        allow_errors=False,
+    )
+    code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    for _, cell in code_cells:
+        cell.outputs = []
+        cell.execution_count = None
+    failed, error = None, ""
+    bar = tqdm(total=len(code_cells), desc=Path(path).stem, unit="cell", disable=not progress)
+    with client.setup_kernel(env=kernel_env, cwd=str(cwd or Path(path).parent)):
+        for count, (index, cell) in enumerate(code_cells, start=1):
+            try:
+                client.execute_cell(cell, index, execution_count=count)
+            except CellExecutionError:
+                failed, error = index, _error_text(cell.outputs)
+                break
+            finally:
+                bar.update(1)
+    bar.close()
+    if out_path is not None:
+        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out_path)
+    return nb, failed, error
+
+
+def _write_html(nb, html_path: Path) -> None:
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    html_path.write_text(body, encoding="utf-8")
+
+
+def run_lessons(
+    lessons: list[str],
+    available: dict[str, Path],
+    build_dir: Path,
+    device: str | None = None,
+    html: bool = True,
+    progress: bool = True,
+) -> list[LessonResult]:
+    """Run the chosen lessons in order; see :func:`main`."""
+    import torch
+
+    dev = device or os.environ.get("DLCV_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for lesson in lessons:
+        path = available[lesson]
+        result = LessonResult(lesson, path, device=dev)
+        with tempfile.TemporaryDirectory() as tmp:
+            report = Path(tmp) / "report.jsonl"
+            env = {"DLCV_DEVICE": dev, "DLCV_REPORT": str(report), "TQDM_DISABLE": "1"}
+            start = time.perf_counter()
+            nb, failed, error = execute_notebook(
+                path, build_dir / path.name, env=env, progress=progress, cwd=path.parent
+            )
+            result.seconds = time.perf_counter() - start
+            if report.exists():
+                result.figures = [json.loads(line) for line in report.read_text().splitlines()]
+        if failed is None:
+            result.status = "ok"
+        else:
+            result.status = "FAILED"
+            result.error = f"cell {failed}: {error}"
+        if html:
+            _write_html(nb, build_dir / (path.stem + ".html"))
+        results.append(result)
+    return results
+
+
+def format_table(results: list[LessonResult]) -> str:
+    """Render the summary table as plain text."""
+    rows = [("lesson", "status", "wall", "device", "key figure")]
+    for r in results:
+        figure = "; ".join(f"{f['name']} = {f['text']}" for f in r.figures) or "-"
+        rows.append((r.path.stem, r.status, f"{r.seconds:.1f} s", r.device, figure))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for r in results:
+        if r.error:
+            lines.append(f"{r.path.stem} failed at {r.error}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``dlcv-course``."""
+    parser = argparse.ArgumentParser(prog="dlcv-course", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute lessons headless and summarise them")
+    run.add_argument("lessons", nargs="*", help="lesson numbers, e.g. 1 3 05 (default: all)")
+    run.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build")
+    run.add_argument("--device", choices=["cpu", "cuda"], default=None)
+    run.add_argument("--no-html", action="store_true", help="skip the HTML copies")
+    sub.add_parser("list", help="list the lessons")
+    args = parser.parse_args(argv)
+
+    available = find_lessons()
+    if args.command == "list":
+        for key, path in available.items():
+            print(f"{key}  {path.name}")
+        return 0
+    try:
+        chosen = select_lessons(args.lessons, available)
+    except ValueError as exc:
+        parser.error(str(exc))
+    results = run_lessons(chosen, available, args.build_dir, args.device, html=not args.no_html)
+    print(format_table(results))
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Per-lesson, per-device settings, and ``setup`` (seed + device) for the top of each lesson.
+
+This is the *one place* where a CPU run and a GPU run of a lesson differ: image size, epochs,
+dataset size and the like. A lesson calls::
+
+    device = setup(seed=0)
+    cfg = lesson_settings("05", device)
+    cfg.epochs, cfg.image_size
+
+``DLCV_DEVICE`` (``cpu`` or ``cuda``) overrides the automatic choice, so a teacher can run the
+CPU settings on a GPU machine or the other way round.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from types import MappingProxyType, SimpleNamespace
+
+import numpy as np
+import torch
+
+DEVICE_ENV = "DLCV_DEVICE"
+
+# lesson -> {"cpu": {...}, "cuda": {...}}. Keep keys identical between the two devices.
+# Each lesson owns its own entry; values are the only thing that changes between devices.
+LESSON_SETTINGS: dict[str, dict[str, dict]] = {
+    "01": {"cpu": {}, "cuda": {}},
+    "02": {"cpu": {}, "cuda": {}},
+    "03": {"cpu": {}, "cuda": {}},
+    "04": {"cpu": {}, "cuda": {}},
+    "05": {"cpu": {}, "cuda": {}},
+    "06": {"cpu": {}, "cuda": {}},
+}
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """Return the device to run on: the argument, else ``$DLCV_DEVICE``, else CUDA if present.
+
+    Raises:
+        ValueError: if the requested device is unknown, or CUDA is requested but absent.
+
+    Example:
+        >>> pick_device("cpu")
+        device(type='cpu')
+    """
+    choice = device if device is not None else os.environ.get(DEVICE_ENV) or None
+    if choice is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(choice)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {choice!r}") from exc
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {choice!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {choice!r} was requested but CUDA is not available")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (CPU and CUDA)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup(seed: int = 0, device: str | torch.device | None = None) -> torch.device:
+    """Seed everything and pick the device; call once at the top of a lesson.
+
+    Args:
+        seed: non-negative seed for ``random``, NumPy and torch.
+        device: ``"cpu"``, ``"cuda"`` or ``None`` (``$DLCV_DEVICE``, else CUDA when available).
+
+    Returns:
+        The chosen ``torch.device``.
+
+    Example:
+        >>> setup(seed=0, device="cpu")
+        device(type='cpu')
+    """
+    seed_everything(seed)
+    return pick_device(device)
+
+
+def lesson_settings(lesson: str, device: str | torch.device | None = None) -> SimpleNamespace:
+    """Return the settings of ``lesson`` for ``device`` as an attribute namespace.
+
+    Args:
+        lesson: two-digit lesson number, e.g. ``"05"``.
+        device: as for :func:`pick_device`.
+
+    Raises:
+        ValueError: for an unknown lesson.
+
+    Example:
+        >>> cfg = lesson_settings("01", "cpu")
+        >>> cfg.device
+        'cpu'
+    """
+    if lesson not in LESSON_SETTINGS:
+        raise ValueError(f"lesson must be one of {sorted(LESSON_SETTINGS)}, got {lesson!r}")
+    dev = pick_device(device)
+    values = dict(LESSON_SETTINGS[lesson]["cuda" if dev.type == "cuda" else "cpu"])
+    values["device"] = dev.type
+    return SimpleNamespace(**MappingProxyType(values))
