@@ -1,0 +1,239 @@
+"""Tests for the synthetic shapes dataset (dlcv_utils.datasets.shapes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pycocotools import mask as mask_utils
+
+from dlcv_utils.datasets import shapes
+from dlcv_utils.datasets.shapes import (
+    SHAPE_CLASSES,
+    ShapesDetection,
+    collate_fn,
+    dataset_stats,
+    generate_sample,
+    make_split,
+)
+
+
+@pytest.fixture(scope="module")
+def val_samples():
+    return make_split("val", n=40)
+
+
+def naive_tight_box(mask):
+    """Reference: loop over every pixel, box in pixel edges (max index + 1)."""
+    x1 = y1 = 10**9
+    x2 = y2 = -1
+    for y in range(mask.shape[0]):
+        for x in range(mask.shape[1]):
+            if mask[y, x]:
+                x1, y1, x2, y2 = min(x1, x), min(y1, y), max(x2, x + 1), max(y2, y + 1)
+    return (float(x1), float(y1), float(x2), float(y2))
+
+
+def test_deterministic_same_arguments():
+    a = generate_sample(3, split="train", seed=5)
+    b = generate_sample(3, split="train", seed=5)
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.masks, b.masks)
+    assert a.ann == b.ann
+
+
+def test_seed_and_split_change_the_image():
+    a = generate_sample(3, split="train", seed=0)
+    assert not np.array_equal(a.image, generate_sample(3, split="train", seed=1).image)
+    assert not np.array_equal(a.image, generate_sample(3, split="val", seed=0).image)
+    assert not np.array_equal(a.image, generate_sample(4, split="train", seed=0).image)
+
+
+def test_sample_independent_of_n():
+    short, long = make_split("test", n=3), make_split("test", n=7)
+    for a, b in zip(short, long[:3]):
+        np.testing.assert_array_equal(a.image, b.image)
+        assert a.ann == b.ann
+
+
+def test_default_sizes():
+    assert shapes.DEFAULT_SIZES == {"train": 600, "val": 150, "test": 150}
+    assert len(ShapesDetection("val")) == 150
+
+
+def test_image_and_record_layout(val_samples):
+    for i, s in enumerate(val_samples):
+        assert s.image.shape == (128, 128, 3) and s.image.dtype == np.uint8
+        assert s.ann.width == s.ann.height == 128
+        assert s.ann.image_id == i + 1
+        assert s.ann.file_name == f"val_{i:06d}.jpg"
+        assert 1 <= len(s.ann.objects) <= 6
+        assert s.masks.shape == (len(s.ann.objects), 128, 128) and s.masks.dtype == np.uint8
+        assert s.labels.dtype == np.int64
+        assert set(np.unique(s.masks)) <= {0, 1}
+
+
+def test_boxes_are_tight_around_visible_masks(val_samples):
+    for s in val_samples[:10]:
+        for obj, mask, lab in zip(s.ann.objects, s.masks, s.labels):
+            assert obj.bbox == naive_tight_box(mask)
+            assert obj.area == float(mask.sum())
+            assert SHAPE_CLASSES[lab - 1] == obj.label
+
+
+def test_segmentation_rle_matches_mask_and_coco_bbox(val_samples):
+    for s in val_samples:
+        for obj, mask in zip(s.ann.objects, s.masks):
+            rle = obj.segmentation
+            assert isinstance(rle["counts"], str)
+            decoded = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()})
+            np.testing.assert_array_equal(decoded, mask)
+            x, y, w, h = mask_utils.toBbox({"size": rle["size"], "counts": rle["counts"].encode()})
+            assert obj.bbox == (x, y, x + w, y + h)
+
+
+def test_boxes_inside_image_and_positive(val_samples):
+    for s in val_samples:
+        for obj in s.ann.objects:
+            x1, y1, x2, y2 = obj.bbox
+            assert 0 <= x1 < x2 <= s.ann.width
+            assert 0 <= y1 < y2 <= s.ann.height
+
+
+def test_visible_masks_do_not_overlap_and_are_not_slivers(val_samples):
+    for s in val_samples:
+        assert s.masks.sum(axis=0).max() <= 1
+        assert (s.masks.reshape(len(s.masks), -1).sum(1) >= shapes._MIN_VISIBLE_PX).all()
+
+
+def test_later_shape_is_painted_on_top():
+    # where a visible mask is set, the pixel belongs to that shape: masks partition shapes
+    s = next(s for s in make_split("train", n=50) if len(s.masks) >= 4)
+    union = s.masks.any(axis=0)
+    assert union.sum() == s.masks.sum()
+
+
+def test_class_coverage_and_difficulty():
+    st = dataset_stats(make_split("train", n=200))
+    assert set(st["class_counts"]) == set(SHAPE_CLASSES)
+    assert min(st["class_counts"].values()) > 0.1 * st["objects"]
+    assert 2.5 < st["objects_per_image"] < 5
+    assert st["small"] > 0.3  # plenty of small objects (COCO small: box area < 32**2)
+    assert st["min_side"] < 12
+
+
+def test_colour_not_tied_to_class():
+    # mean colour of each class's pixels spreads widely: colour alone cannot tell the class
+    per_class = {c: [] for c in SHAPE_CLASSES}
+    for s in make_split("train", n=60):
+        for obj, m in zip(s.ann.objects, s.masks):
+            per_class[obj.label].append(s.image[m.astype(bool)].mean(axis=0))
+    for colours in per_class.values():
+        assert np.std(np.array(colours), axis=0).min() > 30
+
+
+def test_image_size_scales():
+    s = generate_sample(0, image_size=256)
+    assert s.image.shape == (256, 256, 3)
+    for obj in s.ann.objects:
+        assert obj.bbox[2] <= 256
+
+
+def test_dataset_targets_torchvision_style():
+    from torchvision import tv_tensors
+
+    ds = ShapesDetection("val", n=5, return_masks=True)
+    assert ds.classes == ("__background__", *SHAPE_CLASSES)
+    img, tgt = ds[2]
+    assert isinstance(img, tv_tensors.Image) and img.dtype == torch.float32
+    assert img.shape == (3, 128, 128) and 0 <= img.min() and img.max() <= 1
+    assert isinstance(tgt["boxes"], tv_tensors.BoundingBoxes)
+    assert tgt["boxes"].format == tv_tensors.BoundingBoxFormat.XYXY
+    assert tuple(tgt["boxes"].canvas_size) == (128, 128)
+    assert tgt["boxes"].dtype == torch.float32
+    k = len(tgt["boxes"])
+    assert tgt["labels"].dtype == torch.int64 and tgt["labels"].min() >= 1
+    assert isinstance(tgt["masks"], tv_tensors.Mask) and tgt["masks"].shape == (k, 128, 128)
+    assert tgt["masks"].dtype == torch.uint8
+    assert tgt["image_id"] == 3
+    assert tgt["area"].dtype == torch.float32 and tgt["iscrowd"].dtype == torch.int64
+    assert tgt["iscrowd"].sum() == 0
+    np.testing.assert_array_equal(img.numpy().transpose(1, 2, 0) * 255, ds.sample(2).image)
+    assert "masks" not in ShapesDetection("val", n=5)[2][1]
+
+
+def test_dataset_negative_index_and_bounds():
+    ds = ShapesDetection("val", n=3)
+    torch.testing.assert_close(ds[-1][0], ds[2][0])
+    with pytest.raises(IndexError, match="index must be in"):
+        ds[3]
+    with pytest.raises(TypeError, match="index must be an int"):
+        ds["0"]
+
+
+def test_transforms_v2_flip_moves_boxes_and_masks():
+    from torchvision.transforms import v2
+
+    plain = ShapesDetection("val", n=2, return_masks=True)
+    flipped = ShapesDetection(
+        "val", n=2, return_masks=True, transforms=v2.RandomHorizontalFlip(p=1.0)
+    )
+    (img, tgt), (fimg, ftgt) = plain[0], flipped[0]
+    torch.testing.assert_close(fimg, img.flip(-1))
+    b = tgt["boxes"]
+    expected = torch.stack([128 - b[:, 2], b[:, 1], 128 - b[:, 0], b[:, 3]], dim=1)
+    torch.testing.assert_close(ftgt["boxes"].as_subclass(torch.Tensor), expected)
+    torch.testing.assert_close(ftgt["masks"], tgt["masks"].flip(-1))
+
+
+def test_transforms_v2_resize_and_sanitize():
+    from torchvision.transforms import v2
+
+    tf = v2.Compose([v2.Resize((64, 64)), v2.SanitizeBoundingBoxes()])
+    img, tgt = ShapesDetection("val", n=2, transforms=tf)[1]
+    assert img.shape == (3, 64, 64)
+    assert tuple(tgt["boxes"].canvas_size) == (64, 64)
+    assert len(tgt["labels"]) == len(tgt["boxes"])
+
+
+def test_collate_and_faster_rcnn_forward():
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
+
+    torch.manual_seed(0)
+    ds = ShapesDetection("train", n=2)
+    loader = torch.utils.data.DataLoader(ds, batch_size=2, collate_fn=collate_fn)
+    images, targets = next(iter(loader))
+    assert len(images) == len(targets) == 2
+    model = fasterrcnn_mobilenet_v3_large_fpn(
+        weights=None, weights_backbone=None, num_classes=len(ds.classes), min_size=128, max_size=128
+    )
+    model.train()
+    losses = model(list(images), list(targets))
+    assert set(losses) >= {"loss_classifier", "loss_box_reg"}
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"index": 0, "split": "training"}, ValueError, "split must be one of"),
+        ({"index": -1}, ValueError, "index must be >= 0"),
+        ({"index": 1.5}, TypeError, "index must be an int"),
+        ({"index": 0, "image_size": 16}, ValueError, "image_size must be >= 32"),
+        ({"index": 0, "seed": -2}, ValueError, "seed must be >= 0"),
+        ({"index": True}, TypeError, "index must be an int"),
+    ],
+)
+def test_generate_sample_bad_input(kwargs, exc, match):
+    index = kwargs.pop("index")
+    with pytest.raises(exc, match=match):
+        generate_sample(index, **kwargs)
+
+
+def test_make_split_and_dataset_bad_input():
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        make_split("val", n=-1)
+    with pytest.raises(ValueError, match="split must be one of"):
+        ShapesDetection("dev")
+    with pytest.raises(TypeError, match="transforms must be callable"):
+        ShapesDetection("val", transforms="flip")
