@@ -1,5 +1,51 @@
-"""Datasets: annotation records, VOC/COCO/YOLO formats, the shapes dataset, downloads (lesson 02)."""
+"""Datasets: annotation records, VOC/COCO/YOLO formats, the shapes dataset, downloads (lesson 02).
 
+Everything public is importable from here::
+
+    from dlcv_utils.datasets import read_voc, write_coco, read_dataset, DetectionDataset
+
+Taught in lesson 02.
+"""
+
+from dlcv_utils.datasets.formats import (
+    FormatLossWarning,
+    read_coco,
+    read_data_yaml,
+    read_voc,
+    read_yolo,
+    segmentation_area,
+    segmentation_to_mask,
+    write_coco,
+    write_data_yaml,
+    write_voc,
+    write_yolo,
+)
+from dlcv_utils.datasets.layout import (
+    ConversionReport,
+    convert,
+    find_splits,
+    read_dataset,
+    write_dataset,
+)
 from dlcv_utils.datasets.records import ImageAnn, ObjectAnn
 
-__all__ = ["ImageAnn", "ObjectAnn"]
+__all__ = [
+    "ConversionReport",
+    "FormatLossWarning",
+    "ImageAnn",
+    "ObjectAnn",
+    "convert",
+    "find_splits",
+    "read_coco",
+    "read_data_yaml",
+    "read_dataset",
+    "read_voc",
+    "read_yolo",
+    "segmentation_area",
+    "segmentation_to_mask",
+    "write_coco",
+    "write_data_yaml",
+    "write_dataset",
+    "write_voc",
+    "write_yolo",
+]
