@@ -28,12 +28,21 @@ from dlcv_utils.datasets.layout import (
     write_dataset,
 )
 from dlcv_utils.datasets.records import ImageAnn, ObjectAnn
+from dlcv_utils.datasets.validate import (
+    DatasetValidationError,
+    Problem,
+    ValidationReport,
+    validate,
+)
 
 __all__ = [
     "ConversionReport",
+    "DatasetValidationError",
     "FormatLossWarning",
     "ImageAnn",
     "ObjectAnn",
+    "Problem",
+    "ValidationReport",
     "convert",
     "find_splits",
     "read_coco",
@@ -43,6 +52,7 @@ __all__ = [
     "read_yolo",
     "segmentation_area",
     "segmentation_to_mask",
+    "validate",
     "write_coco",
     "write_data_yaml",
     "write_dataset",
