@@ -35,14 +35,36 @@ from dlcv_utils.datasets.validate import (
     validate,
 )
 
+_LAZY = {  # torch is slow to import: these load on first use
+    "COCODetectionDataset": "dlcv_utils.datasets.torch_dataset",
+    "DetectionDataset": "dlcv_utils.datasets.torch_dataset",
+    "VOCDetectionDataset": "dlcv_utils.datasets.torch_dataset",
+    "YOLODetectionDataset": "dlcv_utils.datasets.torch_dataset",
+    "collate_fn": "dlcv_utils.datasets.torch_dataset",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "COCODetectionDataset",
     "ConversionReport",
     "DatasetValidationError",
+    "DetectionDataset",
     "FormatLossWarning",
     "ImageAnn",
     "ObjectAnn",
     "Problem",
+    "VOCDetectionDataset",
     "ValidationReport",
+    "YOLODetectionDataset",
+    "collate_fn",
     "convert",
     "find_splits",
     "read_coco",
