@@ -1,0 +1,645 @@
+"""COCO-style evaluation (AP@[.5:.95], AP50, AP75, APs/m/l, AR1/10/100, ARs/m/l), vectorised.
+
+Taught in lesson 01.
+
+:func:`coco_evaluate` gives the same numbers as pycocotools' ``COCOeval`` (``evaluate``,
+``accumulate``, ``summarize`` with the default ``Params``), including its quirks, without a
+Python loop over (image, category, area range, IoU threshold):
+
+* IoU of ``[x, y, w, h]`` boxes computed with the same floating-point operations as
+  pycocotools' C ``bbIou`` (no ``+1``; a crowd box's "union" is the detection's area).
+* Detections sorted by score with a stable sort and cut to the best 100 **per image and
+  category**; the greedy matching runs for all 10 IoU thresholds and all 4 area ranges at once,
+  one detection rank at a time over all (image, category) groups together. A match needs
+  ``IoU >= t``; a regular ground truth beats an ignored or crowd one; on equal IoU the later
+  ground truth (annotation order) wins; crowd boxes can be matched many times.
+* ``ignore`` comes from ``iscrowd`` only (an explicit ``ignore`` field is overwritten, as in
+  pycocotools); area ranges use the annotation's ``area`` field with inclusive bounds.
+* Accumulation uses one stable sort per category (ties broken by image id, then by rank in
+  the image), pycocotools' ``tp / (tp + fp + eps)`` precision, the recall thresholds
+  ``np.linspace(0, 1, 101)`` with a left ``searchsorted`` step lookup, and ``-1`` for slices
+  without ground truth.
+* **Annotation id 0**: pycocotools stores the *id* of the matched ground truth and reads 0 as
+  "unmatched", so a detection matched to an annotation with ``id == 0`` counts as a false
+  positive. We replicate this (conformance first) and warn; renumber ids from 1 to avoid it.
+
+Where pycocotools fails we return defined values instead: an empty detection list gives AP and
+AR 0 for every slice with ground truth (-1 without); a ground truth without ``area`` uses the box
+area ``w * h``; a missing ``iscrowd`` means 0. Detections for an image or category id that is not
+in ``coco_gt`` raise ``ValueError`` (pycocotools asserts on images and silently drops unknown
+categories).
+
+For ``iou_type="segm"`` masks are compared with ``pycocotools.mask.iou``. As in
+pycocotools' ``loadRes``, when the results carry a ``bbox`` the detection area used for the area
+ranges is the box area ``w * h``; otherwise it is the mask area.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+
+from dlcv_utils.metrics.ap import COCO_RECALL_THRESHOLDS
+
+__all__ = [
+    "AREA_LABELS",
+    "AREA_RANGES",
+    "IOU_THRESHOLDS",
+    "MAX_DETS",
+    "RECALL_THRESHOLDS",
+    "STAT_KEYS",
+    "coco_evaluate",
+]
+
+#: pycocotools' IoU thresholds, bit for bit (0.9 is stored as 0.8999999999999999).
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
+#: pycocotools' recall thresholds, bit for bit.
+RECALL_THRESHOLDS = COCO_RECALL_THRESHOLDS
+MAX_DETS = (1, 10, 100)
+AREA_RANGES = ((0**2, 1e5**2), (0**2, 32**2), (32**2, 96**2), (96**2, 1e5**2))
+AREA_LABELS = ("all", "small", "medium", "large")
+STAT_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
+_IOU_TYPES = ("bbox", "segm")
+_PAIR_CHUNK = 1 << 20  # candidate (detection, ground truth) pairs per IoU chunk
+
+
+# ----------------------------------------------------------------------------- input parsing
+def _load(obj, name: str, kind: type):
+    if isinstance(obj, (str, os.PathLike)):
+        with open(obj) as f:
+            obj = json.load(f)
+    if not isinstance(obj, kind):
+        raise TypeError(
+            f"{name} must be a {kind.__name__} (or a path to a JSON file holding one), "
+            f"got {type(obj).__name__}"
+        )
+    return obj
+
+
+def _field(records: list, key: str, where: str) -> list:
+    try:
+        return [r[key] for r in records]
+    except (KeyError, TypeError, IndexError):
+        for i, r in enumerate(records):
+            if not isinstance(r, dict):
+                raise TypeError(f"{where}[{i}] must be a dict, got {type(r).__name__}") from None
+            if key not in r:
+                raise ValueError(f"{where}[{i}] is missing key {key!r}") from None
+        raise
+
+
+def _int_array(values: list, what: str) -> np.ndarray:
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.dtype.kind not in "iu":
+        bad = next(
+            (v for v in values if isinstance(v, bool) or not isinstance(v, (int, np.integer))),
+            values[0],
+        )
+        raise TypeError(f"{what} must be integers, got {bad!r}")
+    return arr.astype(np.int64)
+
+
+def _float_array(values: list, what: str) -> np.ndarray:
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.float64)
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.dtype.kind not in "iuf":
+        bad = next(
+            (
+                v
+                for v in values
+                if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
+            ),
+            values[0],
+        )
+        raise TypeError(f"{what} must be numbers, got {bad!r}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        i = int(np.argmax(~np.isfinite(arr)))
+        raise ValueError(f"{what} must be finite, got {arr[i]} at index {i}")
+    return arr
+
+
+def _bbox_array(values: list, what: str) -> np.ndarray:
+    if len(values) == 0:
+        return np.zeros((0, 4), dtype=np.float64)
+    try:
+        arr = np.asarray(values)
+    except ValueError:
+        arr = None
+    if arr is None or arr.ndim != 2 or arr.shape[1] != 4:
+        bad = next((i for i, v in enumerate(values) if not hasattr(v, "__len__") or len(v) != 4), 0)
+        raise ValueError(
+            f"{what}[{bad}] must be a list of 4 numbers [x, y, w, h], got {values[bad]!r}"
+        )
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{what} must hold numbers [x, y, w, h], got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    finite = np.isfinite(arr).all(axis=1)
+    if not finite.all():
+        i = int(np.argmax(~finite))
+        raise ValueError(f"{what}[{i}] must be finite, got {arr[i].tolist()}")
+    neg = (arr[:, 2] < 0) | (arr[:, 3] < 0)
+    if neg.any():
+        i = int(np.argmax(neg))
+        raise ValueError(
+            f"{what}[{i}] has a negative width or height: [x, y, w, h] = {arr[i].tolist()}"
+        )
+    return arr
+
+
+def _lookup(ids: np.ndarray, table: np.ndarray, what: str) -> np.ndarray:
+    """Ranks of ``ids`` in the sorted unique ``table``; ValueError naming an unknown id."""
+    rank = np.searchsorted(table, ids)
+    ok = rank < len(table)
+    ok[ok] = table[rank[ok]] == ids[ok]
+    if not ok.all():
+        i = int(np.argmax(~ok))
+        raise ValueError(f"{what}[{i}] = {int(ids[i])} is not an id in coco_gt")
+    return rank
+
+
+def _parse_gt(coco_gt: dict, iou_type: str) -> dict[str, Any]:
+    for key in ("images", "annotations", "categories"):
+        if key not in coco_gt:
+            raise ValueError(f"coco_gt is missing key {key!r}")
+        if not isinstance(coco_gt[key], list):
+            raise TypeError(f"coco_gt[{key!r}] must be a list, got {type(coco_gt[key]).__name__}")
+    images, anns, cats = coco_gt["images"], coco_gt["annotations"], coco_gt["categories"]
+    image_ids = _int_array(_field(images, "id", "coco_gt['images']"), "coco_gt['images'] id")
+    cat_ids = _int_array(_field(cats, "id", "coco_gt['categories']"), "coco_gt['categories'] id")
+    img_table = np.unique(image_ids)
+    cat_table = np.unique(cat_ids)
+    names = {int(c["id"]): str(c.get("name", c["id"])) for c in cats}
+    where = "coco_gt['annotations']"
+    g_img = _lookup(
+        _int_array(_field(anns, "image_id", where), f"{where} image_id"),
+        img_table,
+        f"{where} image_id",
+    )
+    g_cat = _lookup(
+        _int_array(_field(anns, "category_id", where), f"{where} category_id"),
+        cat_table,
+        f"{where} category_id",
+    )
+    g_id = _int_array(_field(anns, "id", where), f"{where} id")
+    if len(np.unique(g_id)) != len(g_id):
+        uniq, counts = np.unique(g_id, return_counts=True)
+        raise ValueError(f"{where} ids must be unique, id {int(uniq[counts > 1][0])} repeats")
+    g_box = _bbox_array(_field(anns, "bbox", where), f"{where} bbox")
+    has_area = np.array([("area" in a) for a in anns], dtype=bool)
+    area = _float_array([a.get("area", 0.0) for a in anns], f"{where} area")
+    area[~has_area] = g_box[~has_area, 2] * g_box[~has_area, 3]
+    if (area < 0).any():
+        i = int(np.argmax(area < 0))
+        raise ValueError(f"{where}[{i}] area must be >= 0, got {area[i]}")
+    crowd_raw = [a.get("iscrowd", 0) for a in anns]
+    bad = next((i for i, c in enumerate(crowd_raw) if c not in (0, 1)), None)
+    if bad is not None:
+        raise ValueError(f"{where}[{bad}] iscrowd must be 0 or 1, got {crowd_raw[bad]!r}")
+    crowd = np.array(crowd_raw, dtype=bool).reshape(-1)
+    out = {
+        "img_table": img_table,
+        "cat_table": cat_table,
+        "names": names,
+        "img": g_img,
+        "cat": g_cat,
+        "id": g_id,
+        "box": g_box,
+        "area": area,
+        "crowd": crowd,
+    }
+    if iou_type == "segm":
+        from pycocotools import mask as mask_utils
+
+        hw = {}
+        for im in images:
+            if "height" not in im or "width" not in im:
+                raise ValueError(f"coco_gt['images'] entry {im.get('id')} needs height and width")
+            hw[int(im["id"])] = (im["height"], im["width"])
+        rles = []
+        for i, a in enumerate(anns):
+            if "segmentation" not in a:
+                raise ValueError(f"{where}[{i}] is missing key 'segmentation'")
+            h, w = hw[int(a["image_id"])]
+            rles.append(_to_rle(a["segmentation"], h, w, mask_utils))
+        out["rle"] = rles
+        out["hw"] = hw
+    return out
+
+
+def _to_rle(segm, h, w, mask_utils):
+    if isinstance(segm, list):
+        return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
+    if isinstance(segm, dict) and isinstance(segm.get("counts"), list):
+        return mask_utils.frPyObjects(segm, h, w)
+    return segm
+
+
+def _parse_dt(dets: list, gt: dict[str, Any], iou_type: str) -> dict[str, Any]:
+    where = "detections"
+    d_img = _lookup(
+        _int_array(_field(dets, "image_id", where), f"{where} image_id"),
+        gt["img_table"],
+        f"{where} image_id",
+    )
+    d_cat = _lookup(
+        _int_array(_field(dets, "category_id", where), f"{where} category_id"),
+        gt["cat_table"],
+        f"{where} category_id",
+    )
+    score = _float_array(_field(dets, "score", where), f"{where} score")
+    out = {"img": d_img, "cat": d_cat, "score": score}
+    if iou_type == "bbox":
+        box = _bbox_array(_field(dets, "bbox", where), f"{where} bbox")
+        out["box"] = box
+        out["area"] = box[:, 2] * box[:, 3]
+    else:
+        from pycocotools import mask as mask_utils
+
+        segs = _field(dets, "segmentation", where)
+        rles = []
+        for i, s in enumerate(segs):
+            if isinstance(s, dict) and isinstance(s.get("counts"), (str, bytes)):
+                rles.append(s)
+            else:  # polygons or an uncompressed RLE need the image size
+                h, w = gt["hw"][int(gt["img_table"][d_img[i]])]
+                try:
+                    rles.append(_to_rle(s, h, w, mask_utils))
+                except Exception as exc:
+                    raise ValueError(
+                        f"{where}[{i}] segmentation must be polygons or an RLE dict, got {s!r}"
+                    ) from exc
+        out["rle"] = rles
+        if dets and "bbox" in dets[0] and dets[0]["bbox"] != []:
+            box = _bbox_array(_field(dets, "bbox", where), f"{where} bbox")
+            out["area"] = box[:, 2] * box[:, 3]  # pycocotools' loadRes takes the bbox branch
+        else:
+            out["area"] = np.asarray(mask_utils.area(rles), dtype=np.float64).reshape(-1)
+    return out
+
+
+# ----------------------------------------------------------------------------- core
+def _pair_iou_bbox(dbox: np.ndarray, gbox: np.ndarray, crowd: np.ndarray) -> np.ndarray:
+    """Element-wise IoU of paired ``[x, y, w, h]`` boxes, the exact operations of ``bbIou``."""
+    dx, dy, dw, dh = dbox.T
+    gx, gy, gw, gh = gbox.T
+    w = np.minimum(dw + dx, gw + gx) - np.maximum(dx, gx)
+    h = np.minimum(dh + dy, gh + gy) - np.maximum(dy, gy)
+    inter = w * h
+    da = dw * dh
+    union = np.where(crowd, da, da + gw * gh - inter)
+    iou = np.zeros(len(w))
+    np.divide(inter, union, out=iou, where=(w > 0) & (h > 0))
+    return iou
+
+
+def _group_rank(keys: np.ndarray) -> np.ndarray:
+    """Position of each element inside its run of equal (sorted) keys."""
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    start = np.empty(n, dtype=bool)
+    start[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=start[1:])
+    idx = np.arange(n)
+    return idx - np.maximum.accumulate(np.where(start, idx, 0))
+
+
+def _candidate_pairs(dkey, gkey, dt, gt, iou_type):
+    """All (detection, ground truth) pairs of the same (image, category) with IoU >= 0.5."""
+    gs = np.searchsorted(gkey, dkey, side="left")
+    cnt = np.searchsorted(gkey, dkey, side="right") - gs
+    thr = min(IOU_THRESHOLDS.min(), 1 - 1e-10)
+    pd_list, pg_list, iou_list = [], [], []
+    cum = np.cumsum(cnt)
+    total = int(cum[-1]) if len(cum) else 0
+    if total == 0:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e, np.zeros(0)
+    if iou_type == "segm":
+        chunks = [(0, len(dkey))]
+    else:
+        edges = np.searchsorted(cum, np.arange(_PAIR_CHUNK, total, _PAIR_CHUNK), side="left")
+        bounds = np.unique(np.concatenate(([0], edges + 1, [len(dkey)])))
+        bounds = np.minimum(bounds, len(dkey))
+        chunks = list(itertools.pairwise(bounds))
+    for i0, i1 in chunks:
+        c = cnt[i0:i1]
+        n_pairs = int(c.sum())
+        if n_pairs == 0:
+            continue
+        pd = np.repeat(np.arange(i0, i1), c)
+        offs = np.cumsum(c) - c
+        pg = gs[pd] + np.arange(n_pairs) - np.repeat(offs, c)
+        if iou_type == "bbox":
+            iou = _pair_iou_bbox(dt["box"][pd], gt["box"][pg], gt["crowd"][pg])
+        else:
+            iou = _pair_iou_segm(pd, pg, dt, gt)
+        keep = iou >= thr
+        pd_list.append(pd[keep])
+        pg_list.append(pg[keep])
+        iou_list.append(iou[keep])
+    if not pd_list:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e, np.zeros(0)
+    return np.concatenate(pd_list), np.concatenate(pg_list), np.concatenate(iou_list)
+
+
+def _pair_iou_segm(pd, pg, dt, gt):
+    """Pair IoUs of masks, one ``pycocotools.mask.iou`` call per (image, category) group."""
+    from pycocotools import mask as mask_utils
+
+    out = np.empty(len(pd))
+    # pairs are laid out group by group, detection-major: [nd, ng] blocks
+    dkey = dt["key"][pd]
+    starts = np.flatnonzero(np.r_[True, dkey[1:] != dkey[:-1]])
+    ends = np.r_[starts[1:], len(pd)]
+    for s, e in zip(starts, ends):
+        dets = np.unique(pd[s:e])
+        gts = np.unique(pg[s:e])
+        ious = mask_utils.iou(
+            [dt["rle"][i] for i in dt["order"][dets]],
+            [gt["rle"][i] for i in gt["order"][gts]],
+            [int(c) for c in gt["crowd"][gts]],
+        )
+        out[s:e] = np.asarray(ious, dtype=np.float64).reshape(len(dets), len(gts)).ravel()
+    return out
+
+
+def _match(n_det, pd, pg, piou, dkey, gt_nonign, gt_crowd, gt_id_nonzero):
+    """Greedy matching for all IoU thresholds and area ranges at once.
+
+    Returns ``dtm[N, T, A]`` (matched to a ground truth with a non-zero id) and
+    ``dig[N, T, A]`` (matched to a ground truth that is ignored in that area range).
+    """
+    T, A = len(IOU_THRESHOLDS), gt_nonign.shape[1]
+    dtm = np.zeros((n_det, T, A), dtype=bool)
+    dig = np.zeros((n_det, T, A), dtype=bool)
+    if len(pd) == 0:
+        return dtm, dig
+    # rank of each candidate detection among the candidates of its (image, category) group
+    cand_start = np.r_[True, pd[1:] != pd[:-1]]
+    cand = pd[cand_start]
+    crank_c = _group_rank(dkey[cand])
+    crank = np.empty(n_det, dtype=np.int64)
+    crank[cand] = crank_c
+    pcr = crank[pd]
+    order = np.lexsort((pg, piou, pd, pcr))
+    pd, pg, piou, pcr = pd[order], pg[order], piou[order], pcr[order]
+    matched = np.zeros((len(gt_crowd), T, A), dtype=bool)
+    bounds = np.searchsorted(pcr, np.arange(int(pcr[-1]) + 2))
+    big = int(np.max(np.bincount(pd))) + 1
+    thr = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)
+    nonign_i = gt_nonign.astype(np.int64) * big
+    for r in range(len(bounds) - 1):
+        s, e = bounds[r], bounds[r + 1]
+        bd, bg, biou = pd[s:e], pg[s:e], piou[s:e]
+        n = e - s
+        seg = np.flatnonzero(np.r_[True, bd[1:] != bd[:-1]])
+        seg_len = np.diff(np.r_[seg, n])
+        pos = np.arange(n) - np.repeat(seg, seg_len)
+        valid = (biou[:, None] >= thr[None, :])[:, :, None] & (
+            ~matched[bg] | gt_crowd[bg][:, None, None]
+        )
+        val = np.where(valid, (nonign_i[bg] + (pos + 1)[:, None])[:, None, :], 0)
+        best = np.maximum.reduceat(val, seg, axis=0)
+        di, ti, ai = np.nonzero(best)
+        g = bg[seg[di] + (best[di, ti, ai] - 1) % big]
+        matched[g, ti, ai] = True
+        dets = bd[seg[di]]
+        dtm[dets, ti, ai] = gt_id_nonzero[g]
+        dig[dets, ti, ai] = ~gt_nonign[g, ai]
+    return dtm, dig
+
+
+def _accumulate(gt, dt, tp_flag, fp_flag, n_cat):
+    """pycocotools' ``accumulate``: precision [T,R,K,A,M], recall [T,K,A,M], scores."""
+    T, R, A, M = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), len(AREA_RANGES), len(MAX_DETS)
+    precision = -np.ones((T, R, n_cat, A, M))
+    recall = -np.ones((T, n_cat, A, M))
+    scores = -np.ones((T, R, n_cat, A, M))
+    npig = np.zeros((n_cat, A), dtype=np.int64)
+    for a in range(A):
+        npig[:, a] = np.bincount(gt["cat"][gt["nonign"][:, a]], minlength=n_cat)
+    # one global order: category, -score, image, rank in image (= pycocotools' concatenation
+    # of per-image lists in image-id order followed by a stable sort on -score)
+    order = np.lexsort((dt["rank"], dt["img"], -dt["score"], dt["cat"]))
+    cat_sorted = dt["cat"][order]
+    cat_bounds = np.searchsorted(cat_sorted, np.arange(n_cat + 1))
+    TA = T * A
+    col_a = np.tile(np.arange(A), T)
+    eps = np.spacing(1)
+    for k in range(n_cat):
+        valid_a = npig[k] > 0
+        if not valid_a.any():
+            continue
+        npig_safe = np.maximum(npig[k], 1)
+        # smallest integer tp with tp / npig >= recall threshold (same float division)
+        jmin = np.stack(
+            [
+                np.searchsorted(np.arange(npig_safe[a] + 1) / npig_safe[a], RECALL_THRESHOLDS)
+                for a in range(A)
+            ]
+        )
+        sel_all = order[cat_bounds[k] : cat_bounds[k + 1]]
+        for m, max_det in enumerate(MAX_DETS):
+            sel = sel_all if max_det >= MAX_DETS[-1] else sel_all[dt["rank"][sel_all] < max_det]
+            n = len(sel)
+            if n == 0:
+                recall[:, k, valid_a, m] = 0
+                precision[:, :, k, valid_a, m] = 0
+                scores[:, :, k, valid_a, m] = 0
+                continue
+            tps = tp_flag[sel].reshape(n, TA)
+            fps = fp_flag[sel].reshape(n, TA)
+            tp = np.cumsum(tps, axis=0, dtype=np.float64)
+            fp = np.cumsum(fps, axis=0, dtype=np.float64)
+            rc_last = tp[-1] / npig_safe[col_a]
+            pr = tp / (fp + tp + eps)
+            env = np.maximum.accumulate(pr[::-1], axis=0)[::-1].T  # [TA, n]
+            # first index with rc >= thr  <=>  first index with tp >= jmin (exact integers)
+            stride = n + 2
+            key = (tp.T + (np.arange(TA) * stride)[:, None]).ravel()
+            jq = np.minimum(jmin[col_a], n + 1) + (np.arange(TA) * stride)[:, None]
+            pos = np.searchsorted(key, jq.ravel(), side="left").reshape(TA, R)
+            pos -= (np.arange(TA) * n)[:, None]
+            ok = pos < n
+            posc = np.minimum(pos, n - 1)
+            q = np.where(ok, np.take_along_axis(env, posc, axis=1), 0.0)
+            ss = np.where(ok, dt["score"][sel][posc], 0.0)
+            q = q.reshape(T, A, R)
+            ss = ss.reshape(T, A, R)
+            rc_last = rc_last.reshape(T, A)
+            for a in np.flatnonzero(valid_a):
+                precision[:, :, k, a, m] = q[:, a, :]
+                scores[:, :, k, a, m] = ss[:, a, :]
+                recall[:, k, a, m] = rc_last[:, a]
+    return precision, recall, scores
+
+
+def _summarize(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
+    """pycocotools' ``summarize`` (the same slicing, so the same float sums)."""
+    iou_thrs = IOU_THRESHOLDS
+    max_dets = list(MAX_DETS)
+
+    def one(ap=1, iou_thr=None, area="all", mdet=100):
+        aind = [i for i, lbl in enumerate(AREA_LABELS) if lbl == area]
+        mind = [i for i, m in enumerate(max_dets) if m == mdet]
+        if ap == 1:
+            s = precision
+            if iou_thr is not None:
+                s = s[np.where(iou_thr == iou_thrs)[0]]
+            s = s[:, :, :, aind, mind]
+        else:
+            s = recall
+            if iou_thr is not None:
+                s = s[np.where(iou_thr == iou_thrs)[0]]
+            s = s[:, :, aind, mind]
+        return -1.0 if len(s[s > -1]) == 0 else float(np.mean(s[s > -1]))
+
+    return np.array(
+        [
+            one(1),
+            one(1, iou_thr=0.5, mdet=max_dets[2]),
+            one(1, iou_thr=0.75, mdet=max_dets[2]),
+            one(1, area="small", mdet=max_dets[2]),
+            one(1, area="medium", mdet=max_dets[2]),
+            one(1, area="large", mdet=max_dets[2]),
+            one(0, mdet=max_dets[0]),
+            one(0, mdet=max_dets[1]),
+            one(0, mdet=max_dets[2]),
+            one(0, area="small", mdet=max_dets[2]),
+            one(0, area="medium", mdet=max_dets[2]),
+            one(0, area="large", mdet=max_dets[2]),
+        ]
+    )
+
+
+def coco_evaluate(coco_gt, detections, iou_type: str = "bbox") -> dict[str, Any]:
+    """COCO detection metrics, identical to pycocotools' ``COCOeval`` (see the module notes).
+
+    Args:
+        coco_gt: COCO ground truth: a dict with ``images``, ``annotations`` (``id``,
+            ``image_id``, ``category_id``, ``bbox`` ``[x, y, w, h]``, ``area``, ``iscrowd``)
+            and ``categories``, or a path to such a JSON file.
+        detections: list of COCO result dicts ``{"image_id", "category_id", "bbox": [x, y, w,
+            h], "score"}`` (``"segmentation"`` as compressed RLE for ``iou_type="segm"``), or
+            a path to such a JSON file. May be empty.
+        iou_type: ``"bbox"`` or ``"segm"``.
+
+    Returns:
+        A dict with the 12 standard numbers as floats under ``AP, AP50, AP75, APs, APm, APl,
+        AR1, AR10, AR100, ARs, ARm, ARl`` (-1 where undefined), ``stats`` (the same 12 as an
+        array, pycocotools' ``stats``), ``per_class_AP`` and ``per_class_AP50`` (``{category
+        id: AP}``, -1 for a class without ground truth), ``category_names`` (``{id: name}``),
+        ``precision`` ``[T, R, K, A, M]``, ``recall`` ``[T, K, A, M]`` and ``scores`` (as
+        pycocotools' ``eval``), ``iou_thresholds``, ``recall_thresholds``, ``cat_ids``,
+        ``area_ranges``, ``area_labels``, ``max_dets``.
+
+    Raises:
+        TypeError: wrong types (not a dict/list, non-integer ids, non-numeric fields).
+        ValueError: unknown ``iou_type``, missing keys, unknown image or category ids,
+            NaN/inf, negative widths or heights, duplicate annotation ids.
+
+    Example:
+        >>> gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "cat"}],
+        ...       "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+        ...                        "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0}]}
+        >>> dets = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 9], "score": 0.9}]
+        >>> r = coco_evaluate(gt, dets)
+        >>> round(r["AP"], 4), round(r["AP50"], 4), r["APl"]  # IoU 0.9 passes 9 of 10 thresholds
+        (0.9, 1.0, -1.0)
+    """
+    if iou_type not in _IOU_TYPES:
+        raise ValueError(f"iou_type must be one of {_IOU_TYPES}, got {iou_type!r}")
+    coco_gt = _load(coco_gt, "coco_gt", dict)
+    detections = _load(detections, "detections", list)
+    gt = _parse_gt(coco_gt, iou_type)
+    dt = _parse_dt(detections, gt, iou_type)
+    n_img, n_cat = len(gt["img_table"]), len(gt["cat_table"])
+    if np.any(gt["id"] == 0):
+        warnings.warn(
+            "coco_gt has an annotation with id 0; like pycocotools, a detection matched to it "
+            "counts as unmatched (a false positive). Number annotation ids from 1.",
+            stacklevel=2,
+        )
+
+    # ground truths: sorted by (category, image, annotation order)
+    g_order = np.lexsort((gt["img"], gt["cat"]))
+    gkey = gt["cat"][g_order] * max(n_img, 1) + gt["img"][g_order]
+    g_area = gt["area"][g_order]
+    g_crowd = gt["crowd"][g_order]
+    lo = np.array([r[0] for r in AREA_RANGES], dtype=np.float64)
+    hi = np.array([r[1] for r in AREA_RANGES], dtype=np.float64)
+    g_nonign = ~g_crowd[:, None] & ~((g_area[:, None] < lo) | (g_area[:, None] > hi))
+    gs = {
+        "box": gt["box"][g_order],
+        "crowd": g_crowd,
+        "cat": gt["cat"][g_order],
+        "nonign": g_nonign,
+        "order": g_order,
+        "rle": gt.get("rle"),
+    }
+
+    # detections: sorted by (category, image, -score) stably, cut to maxDets[-1] per group
+    d_order = np.lexsort((-dt["score"], dt["img"], dt["cat"]))
+    dkey = dt["cat"][d_order] * max(n_img, 1) + dt["img"][d_order]
+    rank = _group_rank(dkey)
+    keep = rank < MAX_DETS[-1]
+    d_order, dkey, rank = d_order[keep], dkey[keep], rank[keep]
+    ds = {
+        "img": dt["img"][d_order],
+        "cat": dt["cat"][d_order],
+        "score": dt["score"][d_order],
+        "area": dt["area"][d_order],
+        "rank": rank,
+        "key": dkey,
+        "order": d_order,
+        "rle": dt.get("rle"),
+    }
+    if iou_type == "bbox":
+        ds["box"] = dt["box"][d_order]
+
+    pd, pg, piou = _candidate_pairs(dkey, gkey, ds, gs, iou_type)
+    dtm, dig = _match(len(d_order), pd, pg, piou, dkey, g_nonign, g_crowd, gt["id"][g_order] != 0)
+    d_out = (ds["area"][:, None] < lo) | (ds["area"][:, None] > hi)  # [N, A]
+    dt_ig = dig | (~dtm & d_out[:, None, :])
+    tp_flag = dtm & ~dt_ig
+    fp_flag = ~dtm & ~dt_ig
+    del dt_ig, dig
+    precision, recall, scores = _accumulate(gs, ds, tp_flag, fp_flag, n_cat)
+    stats = _summarize(precision, recall)
+
+    result: dict[str, Any] = {key: float(v) for key, v in zip(STAT_KEYS, stats)}
+    cat_ids = [int(c) for c in gt["cat_table"]]
+    per_ap, per_ap50 = {}, {}
+    for k, cid in enumerate(cat_ids):
+        s = precision[:, :, k, 0, -1]
+        per_ap[cid] = float(np.mean(s[s > -1])) if (s > -1).any() else -1.0
+        s50 = precision[0, :, k, 0, -1]
+        per_ap50[cid] = float(np.mean(s50[s50 > -1])) if (s50 > -1).any() else -1.0
+    result.update(
+        stats=stats,
+        per_class_AP=per_ap,
+        per_class_AP50=per_ap50,
+        category_names={cid: gt["names"][cid] for cid in cat_ids},
+        precision=precision,
+        recall=recall,
+        scores=scores,
+        iou_thresholds=IOU_THRESHOLDS.copy(),
+        recall_thresholds=RECALL_THRESHOLDS.copy(),
+        cat_ids=cat_ids,
+        area_ranges=[list(r) for r in AREA_RANGES],
+        area_labels=list(AREA_LABELS),
+        max_dets=list(MAX_DETS),
+    )
+    return result
