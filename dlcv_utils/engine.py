@@ -270,13 +270,14 @@ def evaluate_detector(
         loader: yields ``(images, targets)`` with ``boxes`` and ``labels`` (1..K) per target.
         device: where to run (default: the model's device).
         score_threshold: detections scoring below it are dropped before evaluation.
-        class_names: names of labels ``1..K`` (index ``i`` is label ``i + 1``); used as the
-            keys of ``per_class``. Default: the label numbers seen in the ground truth.
+        class_names: names indexed by label, entry 0 being the background (as
+            ``ShapesDetection.classes``); labels ``1..len(class_names) - 1`` are evaluated and
+            named in ``per_class``. Default: the labels seen, named by their number.
         amp: run the forward under ``torch.autocast`` (CUDA).
 
     Returns:
         ``map50`` (AP at IoU 0.5), ``map`` (AP averaged over IoU 0.5:0.95), ``per_class``
-        (``{name: AP@0.5}``), ``seconds_per_image`` (model forward time only),
+        (``{name: AP@0.5}``, -1 for a class without ground truth), ``seconds_per_image`` (model forward time only),
         ``num_images`` and ``num_detections``.
 
     Example:
@@ -357,8 +358,8 @@ def evaluate_detector(
     if not images_gt:
         raise ValueError("loader yielded no images")
     if class_names is not None:
-        cat_ids = list(range(1, len(class_names) + 1))
-        names = {i: str(class_names[i - 1]) for i in cat_ids}
+        cat_ids = list(range(1, len(class_names)))
+        names = {i: str(class_names[i]) for i in cat_ids}
     else:
         cat_ids = sorted(labels_seen | {d["category_id"] for d in dets})
         names = {i: str(i) for i in cat_ids}
@@ -369,13 +370,9 @@ def evaluate_detector(
     }
     dets = [d for d in dets if d["category_id"] in names]
     result = coco_evaluate(coco_gt, dets)
-    per_class = {}
-    raw_per_class = result.get("per_class") if isinstance(result, Mapping) else None
-    if isinstance(raw_per_class, Mapping):
-        for key, value in raw_per_class.items():
-            ap50 = value.get("AP50", value.get("AP")) if isinstance(value, Mapping) else value
-            name = names.get(key, str(key)) if isinstance(key, int) else str(key)
-            per_class[name] = float(ap50)
+    per_class = {
+        names[int(k)]: float(v) for k, v in result["per_class_AP50"].items() if int(k) in names
+    }
     return {
         "map50": float(result["AP50"]),
         "map": float(result["AP"]),
@@ -514,7 +511,8 @@ def fit(
         checkpoint_path: if given, a checkpoint is saved there after every epoch.
         seed: seed everything first (same seed, same data order, same losses on CPU).
         progress: show a ``tqdm`` bar (``TQDM_DISABLE=1`` silences it).
-        class_names: names of labels ``1..K`` for the per-class metrics.
+        class_names: names indexed by label (entry 0 = background), e.g.
+            ``ShapesDetection.classes``, for the per-class metrics.
         max_seconds: stop training once this much training time has passed (a safety net;
             the model is still evaluated and ``History.stop_reason`` says so).
         score_threshold: passed to :func:`evaluate_detector`.

@@ -10,6 +10,7 @@ from torch import nn
 
 from dlcv_utils.engine import (
     History,
+    evaluate_detector,
     fit,
     load_checkpoint,
     lr_factor,
@@ -341,3 +342,68 @@ def test_history_plot_validation_and_metrics():
     assert len(h.plot().axes) == 2
     with pytest.raises(ValueError, match="smooth must be a positive int"):
         h.plot(smooth=0)
+
+
+# ----------------------------------------------------------------------------- evaluation
+class Oracle(nn.Module):
+    """Predicts given boxes for each image, identified by its constant pixel value."""
+
+    def __init__(self, predictions):
+        super().__init__()
+        self.predictions = predictions  # {pixel value: (boxes, scores, labels)}
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def forward(self, images, targets=None):
+        out = []
+        for img in images:
+            boxes, scores, labels = self.predictions[int(img[0, 0, 0])]
+            out.append(
+                {
+                    "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+                    "scores": torch.tensor(scores, dtype=torch.float32),
+                    "labels": torch.tensor(labels, dtype=torch.int64),
+                }
+            )
+        return out
+
+
+def oracle_batches():
+    gt1 = {"boxes": torch.tensor([[2.0, 2, 12, 12]]), "labels": torch.tensor([1])}
+    gt2 = {"boxes": torch.tensor([[5.0, 5, 15, 15]]), "labels": torch.tensor([2])}
+    return [([torch.full((3, 20, 20), 1.0), torch.full((3, 20, 20), 2.0)], [gt1, gt2])]
+
+
+def test_evaluate_detector_by_hand():
+    names = ("__background__", "cat", "dog")
+    # image 1: its cat found exactly; image 2: the dog missed, a low-scoring wrong cat instead
+    model = Oracle({1: ([[2, 2, 12, 12]], [0.9], [1]), 2: ([[0, 0, 3, 3]], [0.2], [1])})
+    m = evaluate_detector(model, oracle_batches(), "cpu", class_names=names)
+    assert m["per_class"] == {"cat": pytest.approx(1.0), "dog": pytest.approx(0.0)}
+    assert m["map50"] == pytest.approx((1.0 + 0.0) / 2)
+    assert m["num_images"] == 2 and m["num_detections"] == 2
+    assert m["seconds_per_image"] >= 0
+    assert model.training  # mode restored
+
+
+def test_evaluate_detector_partial_recall_and_threshold():
+    # one class, two objects, only one found: precision 1 up to recall 0.5 -> 51 of the
+    # 101 COCO recall points
+    model = Oracle({1: ([[2, 2, 12, 12]], [0.9], [1]), 2: ([[5, 5, 15, 15]], [0.3], [1])})
+    batches = oracle_batches()
+    batches[0][1][1]["labels"] = torch.tensor([1])
+    assert evaluate_detector(model, batches, "cpu")["map50"] == pytest.approx(1.0)
+    m = evaluate_detector(model, batches, "cpu", score_threshold=0.5)
+    assert m["map50"] == pytest.approx(51 / 101)
+    assert m["num_detections"] == 1
+    with pytest.raises(ValueError, match=r"score_threshold must be in \[0, 1\], got 2"):
+        evaluate_detector(model, batches, "cpu", score_threshold=2)
+    with pytest.raises(ValueError, match="loader yielded no images"):
+        evaluate_detector(model, [], "cpu")
+
+
+def test_fit_evaluates_every_n_epochs():
+    _, h = run(0, epochs=3, val_loader=make_loader(shuffle=False), eval_every=2)
+    assert ["map50" in row for row in h.epochs] == [False, True, True]
+    assert 0.0 <= h.metrics["map50"] <= 1.0
+    assert h.metrics["map"] <= h.metrics["map50"]
+    assert h.eval_seconds > 0
