@@ -237,3 +237,87 @@ def test_make_split_and_dataset_bad_input():
         ShapesDetection("dev")
     with pytest.raises(TypeError, match="transforms must be callable"):
         ShapesDetection("val", transforms="flip")
+
+
+SMALL = {"train": 4, "val": 2, "test": 2}
+
+
+def _tree_bytes(root):
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return shapes.build_shapes(tmp_path_factory.mktemp("a"), sizes=SMALL)
+
+
+def test_build_is_byte_identical(built, tmp_path):
+    again = shapes.build_shapes(tmp_path / "b", sizes=SMALL)
+    a, b = _tree_bytes(built), _tree_bytes(again)
+    assert sorted(a) == sorted(b)
+    assert a == b
+    assert {"voc/JPEGImages/train_000000.jpg", "coco/annotations/instances_val.json",
+            "yolo/data.yaml", "yolo/labels/test/test_000001.txt",
+            "voc/ImageSets/Main/val.txt", ".complete-voc"} <= set(a)  # fmt: skip
+    other_seed = _tree_bytes(shapes.build_shapes(tmp_path / "c", sizes=SMALL, seed=1))
+    assert (
+        other_seed["coco/annotations/instances_val.json"]
+        != a["coco/annotations/instances_val.json"]
+    )
+
+
+def test_build_round_trips_through_the_readers(built):
+    from dlcv_utils.datasets.layout import read_dataset
+
+    samples = make_split("val", n=2)
+    for fmt in ("voc", "coco", "yolo"):
+        records, classes = read_dataset(built / fmt, fmt, "val")
+        assert list(classes) == list(SHAPE_CLASSES)
+        assert [r.file_name for r in records] == [s.ann.file_name for s in samples]
+        for rec, s in zip(records, samples):
+            assert [o.label for o in rec.objects] == [o.label for o in s.ann.objects]
+            got = np.array([o.bbox for o in rec.objects])
+            want = np.array([o.bbox for o in s.ann.objects])
+            np.testing.assert_allclose(got, want, atol=0.01)  # YOLO keeps 6 decimals
+    coco_records, _ = read_dataset(built / "coco", "coco", "val")
+    seg = coco_records[0].objects[0].segmentation
+    assert seg is not None
+
+
+def test_build_is_cached_and_rebuilds_incomplete(tmp_path):
+    root = shapes.build_shapes(tmp_path, formats=("coco",), sizes={"val": 2})
+    ann = root / "coco" / "annotations" / "instances_val.json"
+    stamp = ann.stat().st_mtime_ns
+    shapes.build_shapes(tmp_path, formats=("coco",), sizes={"val": 2})
+    assert ann.stat().st_mtime_ns == stamp  # complete: not rewritten
+    good = ann.read_bytes()
+    ann.write_text("{half")  # simulate an interrupted build: marker missing
+    (root / ".complete-coco").unlink()
+    shapes.build_shapes(tmp_path, formats=("coco",), sizes={"val": 2})
+    assert ann.read_bytes() == good
+    # different sizes -> different stamp -> rebuilt, stale images removed
+    shapes.build_shapes(tmp_path, formats=("coco",), sizes={"val": 1})
+    assert len(list((root / "coco" / "images" / "val").iterdir())) == 1
+
+
+def test_build_default_root_uses_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLCV_CACHE", str(tmp_path))
+    root = shapes.build_shapes(formats=("yolo",), sizes={"test": 1})
+    assert root == tmp_path / "shapes-v1-seed0"
+    assert (root / "yolo" / "labels" / "test" / "test_000000.txt").is_file()
+
+
+def test_build_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="formats must be a subset"):
+        shapes.build_shapes(tmp_path, formats=("kitti",))
+    with pytest.raises(ValueError, match="split must be one of"):
+        shapes.build_shapes(tmp_path, sizes={"dev": 3})
+    with pytest.raises(ValueError, match=r"sizes\['val'\] must be >= 0"):
+        shapes.build_shapes(tmp_path, sizes={"val": -3})
+    with pytest.raises(TypeError, match="sizes must be a dict"):
+        shapes.build_shapes(tmp_path, sizes=[3])
+    assert not any(tmp_path.iterdir())  # nothing written on bad input

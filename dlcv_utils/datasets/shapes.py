@@ -449,3 +449,105 @@ def _default_root(seed: int, image_size: int) -> Path:
 
     suffix = "" if image_size == DEFAULT_IMAGE_SIZE else f"-{image_size}px"
     return cache_dir() / f"{VERSION}-seed{seed}{suffix}"
+
+
+def _sizes(sizes: dict[str, int] | None) -> dict[str, int]:
+    if sizes is None:
+        return dict(DEFAULT_SIZES)
+    if not isinstance(sizes, dict) or not sizes:
+        raise TypeError(f"sizes must be a dict like {{'train': 600}}, got {sizes!r}")
+    for split, n in sizes.items():
+        _check_split(split)
+        _check_int(f"sizes[{split!r}]", n, 0)
+    return {s: int(sizes[s]) for s in SPLITS if s in sizes}
+
+
+def build_shapes(
+    root: str | Path | None = None,
+    *,
+    formats: tuple[str, ...] = ("voc", "coco", "yolo"),
+    seed: int = 0,
+    sizes: dict[str, int] | None = None,
+    image_size: int = DEFAULT_IMAGE_SIZE,
+) -> Path:
+    """Write the shapes dataset to disk in the VOC, COCO and/or YOLO layouts (cached).
+
+    The folder gets one sub-folder per format (``root/voc``, ``root/coco``, ``root/yolo``, each
+    in the layout of :func:`dlcv_utils.datasets.write_dataset`) holding every split, and a
+    marker file ``root/.complete-<fmt>`` written last. A format whose marker exists is not
+    rebuilt; an interrupted build (no marker) is rebuilt from scratch. The same arguments give
+    byte-identical files.
+
+    Args:
+        root: output folder; default ``cache_dir() / "shapes-v1-seed<seed>"``.
+        formats: any of ``"voc"``, ``"coco"``, ``"yolo"``.
+        seed: dataset seed.
+        sizes: images per split, e.g. ``{"train": 600, "val": 150}`` (default
+            :data:`DEFAULT_SIZES`).
+        image_size: image side in pixels.
+
+    Returns:
+        ``root``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> root = build_shapes(tempfile.mkdtemp(), formats=("coco",), sizes={"val": 2})
+        >>> sorted(p.name for p in (root / "coco" / "images" / "val").iterdir())
+        ['val_000000.jpg', 'val_000001.jpg']
+        >>> (root / "coco" / "annotations" / "instances_val.json").is_file()
+        True
+    """
+    import json
+    import shutil
+    import warnings
+
+    from dlcv_utils.datasets.layout import FORMATS, write_dataset
+
+    if isinstance(formats, str):
+        formats = (formats,)
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ValueError(f"formats must be a subset of {FORMATS}, got {formats!r}")
+    seed = _check_int("seed", seed, 0)
+    image_size = _check_int("image_size", image_size, 32)
+    sizes = _sizes(sizes)
+    root = _default_root(seed, image_size) if root is None else Path(root)
+    meta = {
+        "version": VERSION,
+        "seed": seed,
+        "image_size": image_size,
+        "sizes": sizes,
+        "classes": list(SHAPE_CLASSES),
+    }
+    stamp = json.dumps(meta, sort_keys=True) + "\n"
+    todo = []
+    for fmt in formats:
+        marker = root / f".complete-{fmt}"
+        if marker.is_file() and marker.read_text() == stamp:
+            continue
+        todo.append(fmt)
+    if not todo:
+        return root
+    splits = {split: make_split(split, n=n, image_size=image_size, seed=seed)
+              for split, n in sizes.items()}  # fmt: skip
+    for fmt in todo:
+        marker = root / f".complete-{fmt}"
+        marker.unlink(missing_ok=True)
+        target = root / fmt
+        if target.exists():
+            shutil.rmtree(target)  # a half-written or different build: start again
+        for split, samples in splits.items():
+            with warnings.catch_warnings():
+                # VOC/YOLO cannot hold the RLE masks: expected, documented above
+                warnings.simplefilter("ignore")
+                write_dataset(
+                    [s.ann for s in samples],
+                    target,
+                    fmt,
+                    classes=list(SHAPE_CLASSES),
+                    split=split,
+                    images=[s.image for s in samples],
+                    warn=False,
+                )
+        marker.write_text(stamp)
+    return root
