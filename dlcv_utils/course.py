@@ -154,7 +154,9 @@ def run_lessons(
     """Run the chosen lessons in order; see :func:`main`."""
     import torch
 
-    dev = device or os.environ.get("DLCV_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    dev = (
+        device or os.environ.get("DLCV_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    )
     build_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for lesson in lessons:

@@ -47,5 +47,7 @@ def key_figure(name: str, value: float, fmt: str = "{:.3f}") -> float:
     path = os.environ.get(REPORT_ENV)
     if path:
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"name": name, "value": float(value), "text": fmt.format(value)}) + "\n")
+            fh.write(
+                json.dumps({"name": name, "value": float(value), "text": fmt.format(value)}) + "\n"
+            )
     return value
