@@ -7,6 +7,14 @@ Everything public is importable from here::
 Taught in lesson 02.
 """
 
+from dlcv_utils.datasets.download import (
+    REGISTRY,
+    ChecksumError,
+    DownloadError,
+    UnsafeArchiveError,
+    download,
+    safe_extract,
+)
 from dlcv_utils.datasets.formats import (
     FormatLossWarning,
     read_coco,
@@ -53,25 +61,31 @@ def __getattr__(name):
 
 
 __all__ = [
+    "REGISTRY",
     "COCODetectionDataset",
+    "ChecksumError",
     "ConversionReport",
     "DatasetValidationError",
     "DetectionDataset",
+    "DownloadError",
     "FormatLossWarning",
     "ImageAnn",
     "ObjectAnn",
     "Problem",
+    "UnsafeArchiveError",
     "VOCDetectionDataset",
     "ValidationReport",
     "YOLODetectionDataset",
     "collate_fn",
     "convert",
+    "download",
     "find_splits",
     "read_coco",
     "read_data_yaml",
     "read_dataset",
     "read_voc",
     "read_yolo",
+    "safe_extract",
     "segmentation_area",
     "segmentation_to_mask",
     "validate",
