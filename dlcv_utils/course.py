@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="list the lessons")
     args = parser.parse_args(argv)
 
-    available = find_lessons()
+    available = find_lessons(NOTEBOOK_DIR)
     if args.command == "list":
         for key, path in available.items():
             print(f"{key}  {path.name}")
