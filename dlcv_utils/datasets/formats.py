@@ -111,7 +111,10 @@ def segmentation_to_mask(segmentation, height: int, width: int):
     """
     from pycocotools import mask as mask_utils
 
-    return mask_utils.decode(_rle_for(segmentation, height, width))
+    rle = _rle_for(segmentation, height, width)
+    with warnings.catch_warnings():  # pycocotools 2.0 + numpy 2: harmless copy= deprecation
+        warnings.filterwarnings("ignore", message=".*copy keyword.*", category=DeprecationWarning)
+        return mask_utils.decode(rle)
 
 
 def segmentation_area(segmentation, height: int, width: int) -> float:
