@@ -1,0 +1,294 @@
+"""Tests for dlcv_utils.proposals: sliding windows, image pyramid, proposal recall, OpenCV wrapper."""
+
+import types
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlcv_utils import proposals
+from dlcv_utils.proposals import (
+    count_sliding_windows,
+    image_pyramid,
+    opencv_selective_search,
+    opencv_selective_search_available,
+    proposal_recall,
+    pyramid_windows,
+    sliding_window_proposals,
+    sliding_windows,
+)
+
+
+# ---------------------------------------------------------------------------- sliding windows
+def naive_windows(h, w, ww, wh, sx, sy):
+    out = []
+    y = 0
+    while y + wh <= h:
+        x = 0
+        while x + ww <= w:
+            out.append([x, y, x + ww, y + wh])
+            x += sx
+        y += sy
+    return np.array(out, dtype=np.float32).reshape(-1, 4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    ww=st.integers(1, 12),
+    wh=st.integers(1, 12),
+    sx=st.integers(1, 7),
+    sy=st.integers(1, 7),
+)
+def test_sliding_windows_match_naive_loops(h, w, ww, wh, sx, sy):
+    got = sliding_windows((h, w, 3), (ww, wh), (sx, sy))
+    np.testing.assert_array_equal(got, naive_windows(h, w, ww, wh, sx, sy))
+    assert count_sliding_windows((h, w), (ww, wh), (sx, sy)) == len(got)
+
+
+def test_sliding_window_count_by_hand():
+    # 640 x 480 image, 24 px window, stride 4
+    assert count_sliding_windows((480, 640), 24, 4) == ((640 - 24) // 4 + 1) * ((480 - 24) // 4 + 1)
+    assert count_sliding_windows((10, 10), 11, 1) == 0
+    assert sliding_windows((10, 10), 11, 1).shape == (0, 4)
+
+
+@pytest.mark.parametrize(
+    ("args", "exc", "match"),
+    [
+        (((10, 10), 0, 1), ValueError, "window must be >= 1"),
+        (((10, 10), (4, 4, 4), 1), TypeError, "window must be an int or a pair"),
+        (((10, 10), 4.5, 1), TypeError, "window must be an int or a pair"),
+        (((10, 10), 4, (1, 0)), ValueError, "stride must be >= 1"),
+        (((10, 10), 4, True), TypeError, "stride must be an int or a pair"),
+        (((10,), 4, 1), ValueError, "image_shape must be"),
+        ((None, 4, 1), TypeError, "image_shape must be"),
+        ((np.zeros((10, 10, 3)), 4, 1), TypeError, "image array"),
+    ],
+)
+def test_sliding_windows_reject_bad_input(args, exc, match):
+    with pytest.raises(exc, match=match):
+        sliding_windows(*args)
+
+
+# ---------------------------------------------------------------------------- pyramid
+def test_image_pyramid_sizes_and_factors():
+    img = np.zeros((100, 160, 3), np.uint8)
+    levels = image_pyramid(img, scale=1.5, min_size=(24, 24))
+    factors = [f for _, f in levels]
+    np.testing.assert_allclose(factors, [1.5**i for i in range(len(levels))])
+    for lvl, f in levels:
+        assert lvl.shape == (round(100 / f), round(160 / f), 3)
+        assert min(lvl.shape[:2]) >= 24
+    # the next level would be smaller than the window
+    assert round(100 / (factors[-1] * 1.5)) < 24
+    assert levels[0][0] is img
+    assert len(image_pyramid(img, scale=1.5, max_levels=2)) == 2
+
+
+def test_image_pyramid_keeps_content():
+    img = np.zeros((64, 64), np.uint8)
+    img[:32] = 200  # top half bright
+    small, f = image_pyramid(img, scale=2.0, min_size=(16, 16))[1]
+    assert f == 2.0 and small.shape == (32, 32)
+    assert small[:16].min() == 200 and small[16:].max() == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"scale": 1.0}, ValueError, "scale must be > 1"),
+        ({"scale": "2"}, TypeError, "scale must be a finite number"),
+        ({"min_size": 0}, ValueError, "min_size must be >= 1"),
+        ({"max_levels": 0}, ValueError, "max_levels must be None or an int >= 1"),
+    ],
+)
+def test_image_pyramid_rejects_bad_arguments(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        image_pyramid(np.zeros((32, 32), np.uint8), **kwargs)
+    with pytest.raises(ValueError, match="H x W or H x W x C"):
+        image_pyramid(np.zeros(5))
+
+
+def test_pyramid_windows_count_and_bounds():
+    shape = (120, 200, 3)
+    boxes, levels = pyramid_windows(shape, window=24, stride=6, scale=1.25)
+    expected = 0
+    f, i = 1.0, 0
+    while round(120 / f) >= 24 and round(200 / f) >= 24:
+        n = count_sliding_windows((round(120 / f), round(200 / f)), 24, 6)
+        assert (levels == i).sum() == n
+        expected += n
+        f *= 1.25
+        i += 1
+    assert len(boxes) == expected
+    assert np.all(boxes >= 0) and np.all(boxes[:, 2] <= 200) and np.all(boxes[:, 3] <= 120)
+    # windows of level i are 24 * 1.25 ** i pixels wide in the original image (up to clipping)
+    w0 = boxes[levels == 0, 2] - boxes[levels == 0, 0]
+    assert np.all(w0 == 24)
+    # too small for one window: nothing
+    b, lv = pyramid_windows((10, 10), 24, 4)
+    assert b.shape == (0, 4) and lv.shape == (0,)
+
+
+def test_sliding_window_proposals_are_a_seeded_shuffle():
+    a = sliding_window_proposals((64, 80), window=16, stride=8, scale=1.5, seed=0)
+    b = sliding_window_proposals((64, 80), window=16, stride=8, scale=1.5, seed=0)
+    c = sliding_window_proposals((64, 80), window=16, stride=8, scale=1.5, seed=1)
+    ref, _ = pyramid_windows((64, 80), 16, 8, 1.5)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert sorted(map(tuple, a.tolist())) == sorted(map(tuple, ref.tolist()))
+
+
+# ---------------------------------------------------------------------------- recall
+def naive_recall(props, gts, t, n):
+    hit = total = 0
+    for p, g in zip(props, gts):
+        for gb in g:
+            total += 1
+            best = 0.0
+            for pb in p[:n]:
+                ix = max(0.0, min(gb[2], pb[2]) - max(gb[0], pb[0]))
+                iy = max(0.0, min(gb[3], pb[3]) - max(gb[1], pb[1]))
+                inter = ix * iy
+                union = (
+                    (gb[2] - gb[0]) * (gb[3] - gb[1]) + (pb[2] - pb[0]) * (pb[3] - pb[1]) - inter
+                )
+                best = max(best, inter / union)
+            hit += best >= t
+    return hit / total
+
+
+def test_recall_by_hand():
+    gt = [np.array([[0, 0, 10, 10]]), np.array([[0, 0, 20, 20], [30, 30, 40, 40]])]
+    props = [
+        np.array([[0, 0, 10, 20], [0, 0, 10, 10]]),  # IoU 0.5 then 1.0
+        np.array([[0, 0, 20, 20]]),  # the second gt is never found
+    ]
+    r = proposal_recall(props, gt, iou_thresholds=(0.5, 0.7), counts=(1, 2, 10))
+    np.testing.assert_allclose(r, [[2 / 3, 2 / 3, 2 / 3], [1 / 3, 2 / 3, 2 / 3]])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_recall_matches_naive_and_is_monotone(seed):
+    rng = np.random.default_rng(seed)
+
+    def rand_boxes(n):
+        xy = rng.uniform(0, 50, (n, 2))
+        wh = rng.uniform(1, 30, (n, 2))
+        return np.concatenate([xy, xy + wh], 1)
+
+    gts = [rand_boxes(int(rng.integers(0, 4))) for _ in range(3)]
+    gts[0] = rand_boxes(2)
+    props = [rand_boxes(int(rng.integers(0, 30))) for _ in range(3)]
+    ts, cs = (0.3, 0.5, 0.7), (1, 5, 20, 100)
+    r = proposal_recall(props, gts, iou_thresholds=ts, counts=cs)
+    for i, t in enumerate(ts):
+        for j, n in enumerate(cs):
+            assert r[i, j] == pytest.approx(naive_recall(props, gts, t, n))
+    assert np.all(np.diff(r, axis=1) >= 0)  # more proposals never lose a hit
+    assert np.all(np.diff(r, axis=0) <= 0)  # a stricter threshold never gains one
+
+
+def test_recall_accepts_torch_and_empty_images():
+    torch = pytest.importorskip("torch")
+    gt = [torch.tensor([[0.0, 0.0, 10.0, 10.0]]), torch.zeros(0, 4)]
+    props = [torch.tensor([[0.0, 0.0, 10.0, 10.0]]), torch.zeros(0, 4)]
+    np.testing.assert_allclose(proposal_recall(props, gt, counts=(1,)), [[1.0], [1.0]])
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        (([np.zeros((1, 4))], []), {}, "one entry per image"),
+        (([np.zeros((1, 4))], [np.zeros((0, 4))]), {}, "no boxes at all"),
+        (([np.zeros((1, 3))], [np.ones((1, 4))]), {}, r"proposals_per_image\[0\] must be \[N, 4\]"),
+        (([np.zeros((1, 4))], [np.ones((1, 5))]), {}, r"gt_boxes_per_image\[0\] must be"),
+        (([np.zeros((1, 4))], [np.ones((1, 4))]), {"iou_thresholds": (1.5,)}, "iou_thresholds"),
+        (([np.zeros((1, 4))], [np.ones((1, 4))]), {"counts": (0,)}, "counts must be ints >= 1"),
+        (([np.zeros((1, 4))], [np.ones((1, 4))]), {"counts": (2.5,)}, "counts must be ints >= 1"),
+        (([np.zeros((1, 4))], [np.ones((1, 4))]), {"counts": ()}, "counts must not be empty"),
+    ],
+)
+def test_recall_rejects_bad_input(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        proposal_recall(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------- OpenCV wrapper
+class FakeSS:
+    """Stands in for cv2.ximgproc.segmentation.SelectiveSearchSegmentation."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def setBaseImage(self, img):
+        self.log["image"] = img
+
+    def switchToSingleStrategy(self):
+        self.log["mode"] = "single"
+
+    def switchToSelectiveSearchFast(self):
+        self.log["mode"] = "fast"
+
+    def switchToSelectiveSearchQuality(self):
+        self.log["mode"] = "quality"
+
+    def process(self):
+        return np.array([[1, 2, 10, 20], [0, 0, 5, 5]], dtype=np.int32)  # x, y, w, h
+
+
+@pytest.fixture
+def fake_ximgproc(monkeypatch):
+    import cv2
+
+    log = {}
+    seg = types.SimpleNamespace(createSelectiveSearchSegmentation=lambda: FakeSS(log))
+    monkeypatch.setattr(cv2, "ximgproc", types.SimpleNamespace(segmentation=seg), raising=False)
+    return log
+
+
+def test_opencv_wrapper_converts_boxes_and_colours(fake_ximgproc):
+    assert opencv_selective_search_available()
+    img = np.zeros((30, 40, 3), np.uint8)
+    img[..., 0] = 255  # red in RGB
+    boxes = opencv_selective_search(img, mode="quality")
+    np.testing.assert_array_equal(boxes, [[1, 2, 11, 22], [0, 0, 5, 5]])
+    assert boxes.dtype == np.float32
+    assert fake_ximgproc["mode"] == "quality"
+    assert fake_ximgproc["image"][0, 0].tolist() == [0, 0, 255]  # handed over as BGR
+    assert len(opencv_selective_search(img, max_proposals=1)) == 1
+    assert fake_ximgproc["mode"] == "fast"
+
+
+def test_opencv_wrapper_without_contrib(monkeypatch):
+    import cv2
+
+    monkeypatch.delattr(cv2, "ximgproc", raising=False)
+    assert not opencv_selective_search_available()
+    with pytest.raises(RuntimeError, match="opencv-contrib-python"):
+        opencv_selective_search(np.zeros((8, 8, 3), np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("image", "kwargs", "match"),
+    [
+        (np.zeros((8, 8), np.uint8), {}, "H x W x 3 uint8"),
+        (np.zeros((8, 8, 3), np.float32), {}, "H x W x 3 uint8"),
+        (np.zeros((8, 8, 3), np.uint8), {"mode": "slow"}, "mode must be"),
+        (np.zeros((8, 8, 3), np.uint8), {"max_proposals": 0}, "max_proposals must be"),
+    ],
+)
+def test_opencv_wrapper_rejects_bad_input(image, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        opencv_selective_search(image, **kwargs)
+
+
+def test_selective_search_is_reexported():
+    from dlcv_utils.selective_search import selective_search
+
+    assert proposals.selective_search is selective_search
