@@ -25,6 +25,7 @@ from matplotlib.patches import Rectangle
 __all__ = [
     "PALETTE",
     "color_for",
+    "detector_diagram",
     "draw_boxes",
     "image_grid",
     "plot_pr_curve",
@@ -228,6 +229,8 @@ def draw_boxes(
     labs = _check_per_box(labels, n, "labels")
     scs = _check_per_box(scores, n, "scores")
     colors = _box_colors(color, n, labs)
+    y_lo, y_hi = sorted(ax.get_ylim())  # image axes are inverted: the top is the smaller y
+    top, height = y_lo, max(y_hi - y_lo, 1e-9)
     for i in range(n):
         x1, y1, x2, y2 = b[i]
         ax.add_patch(
@@ -245,13 +248,15 @@ def draw_boxes(
             None if labs is None else labs[i], None if scs is None else scs[i], class_names
         )
         if text:
+            # tag above the box, or just inside it when the box touches the top of the view
+            inside = y1 - top < 0.06 * height
             ax.text(
                 x1,
                 y1,
                 text,
                 fontsize=fontsize,
                 color="white",
-                va="bottom",
+                va="top" if inside else "bottom",
                 ha="left",
                 bbox={"facecolor": colors[i], "alpha": 0.8, "pad": 1.5, "edgecolor": "none"},
                 clip_on=True,
@@ -487,3 +492,62 @@ def image_grid(
         ax.set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def detector_diagram(ax=None):
+    """Draw the backbone -> neck -> head picture of a modern detector (lesson 01).
+
+    Returns:
+        The ``Axes``.
+
+    Example:
+        >>> ax = detector_diagram()
+        >>> [t.get_text().split()[0] for t in ax.texts if "\\n" in t.get_text()][-3:]
+        ['neck', 'head', 'boxes']
+        >>> plt.close(ax.figure)
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3.4))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 3.4)
+    ax.set_axis_off()
+
+    def block(x, y, w, h, color, text, fontsize=9):
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, y), w, h, boxstyle="round,pad=0.04", facecolor=color, edgecolor="0.3", alpha=0.9
+            )
+        )
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize)
+
+    def arrow(x1, y1, x2, y2):
+        ax.add_patch(FancyArrowPatch((x1, y1), (x2, y2), arrowstyle="-|>", mutation_scale=12))
+
+    levels = [0.25, 0.95, 1.65, 2.35]  # y of C2..C5 / P2..P5 (bottom to top)
+    block(0.1, 0.15, 1.2, 0.7, "0.9", "image\n3 x H x W")
+    arrow(1.35, 0.5, 1.85, 0.5)
+    # backbone: a pyramid of feature maps, finer at the bottom, coarser (more channels) on top
+    for i, (y, w) in enumerate(zip(levels, [1.35, 1.2, 1.05, 0.9])):
+        block(2.6 - w / 2, y, w, 0.45, "#aec7e8", f"C{i + 2} (stride {4 * 2**i})", fontsize=6.5)
+        if i:
+            arrow(2.6, y - 0.25, 2.6, y)
+        arrow(2.6 + w / 2 + 0.05, y + 0.22, 4.3, y + 0.22)
+    ax.text(2.6, 2.95, "backbone\ne.g. ResNet", ha="center", fontsize=9)
+    # neck: FPN sends coarse, semantic features back down to the fine levels
+    for i, y in enumerate(levels):
+        block(4.3, y, 0.8, 0.45, "#ffbb78", f"P{i + 2}", fontsize=8)
+        if i:
+            arrow(5.25, y + 0.1, 5.25, levels[i - 1] + 0.35)
+    ax.text(4.85, 2.95, "neck\ne.g. FPN", ha="center", fontsize=9)
+    # head: the same small network on every level predicts classes and box offsets
+    block(6.3, 1.75, 1.5, 0.6, "#98df8a", "class scores", fontsize=8)
+    block(6.3, 0.75, 1.5, 0.6, "#98df8a", "box offsets", fontsize=8)
+    ax.text(7.05, 2.95, "head\n(classification + regression)", ha="center", fontsize=9)
+    for y in levels:
+        arrow(5.4, y + 0.22, 6.3, 1.55)
+    block(8.5, 1.15, 1.4, 0.8, "#ff9896", "boxes + classes\n(after NMS)", fontsize=8)
+    arrow(7.85, 2.05, 8.5, 1.7)
+    arrow(7.85, 1.05, 8.5, 1.4)
+    return ax
