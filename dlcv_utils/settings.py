@@ -26,7 +26,10 @@ DEVICE_ENV = "DLCV_DEVICE"
 # Each lesson owns its own entry; values are the only thing that changes between devices.
 LESSON_SETTINGS: dict[str, dict[str, dict]] = {
     "01": {"cpu": {}, "cuda": {}},
-    "02": {"cpu": {}, "cuda": {}},
+    "02": {
+        "cpu": dict(image_size=128, n_stats=600, video_frames=32, video_step=4, video_fps=8),
+        "cuda": dict(image_size=128, n_stats=600, video_frames=32, video_step=4, video_fps=8),
+    },
     "03": {"cpu": {}, "cuda": {}},
     "04": {
         "cpu": dict(
