@@ -378,23 +378,25 @@ def _pair_iou_segm(pd, pg, dt, gt):
 def _match(n_det, pd, pg, piou, dkey, gt_nonign, gt_crowd, gt_id_nonzero):
     """Greedy matching for all IoU thresholds and area ranges at once.
 
-    Returns ``dtm[N, T, A]`` (matched to a ground truth with a non-zero id) and
-    ``dig[N, T, A]`` (matched to a ground truth that is ignored in that area range).
+    Only detections with at least one candidate pair (IoU >= 0.5) can match. Returns ``cand``
+    (their indices, increasing), ``dtm[Nc, T, A]`` (matched to a ground truth with a non-zero
+    id) and ``dig[Nc, T, A]`` (matched to a ground truth that is ignored in that area range).
     """
     T, A = len(IOU_THRESHOLDS), gt_nonign.shape[1]
-    dtm = np.zeros((n_det, T, A), dtype=bool)
-    dig = np.zeros((n_det, T, A), dtype=bool)
     if len(pd) == 0:
-        return dtm, dig
+        e = np.zeros((0, T, A), dtype=bool)
+        return np.zeros(0, dtype=np.int64), e, e.copy()
     # rank of each candidate detection among the candidates of its (image, category) group
     cand_start = np.r_[True, pd[1:] != pd[:-1]]
     cand = pd[cand_start]
-    crank_c = _group_rank(dkey[cand])
-    crank = np.empty(n_det, dtype=np.int64)
-    crank[cand] = crank_c
-    pcr = crank[pd]
+    cidx = np.full(n_det, -1, dtype=np.int64)
+    cidx[cand] = np.arange(len(cand))
+    crank = _group_rank(dkey[cand])
+    pcr = crank[cidx[pd]]
     order = np.lexsort((pg, piou, pd, pcr))
     pd, pg, piou, pcr = pd[order], pg[order], piou[order], pcr[order]
+    dtm = np.zeros((len(cand), T, A), dtype=bool)
+    dig = np.zeros((len(cand), T, A), dtype=bool)
     matched = np.zeros((len(gt_crowd), T, A), dtype=bool)
     bounds = np.searchsorted(pcr, np.arange(int(pcr[-1]) + 2))
     big = int(np.max(np.bincount(pd))) + 1
@@ -407,6 +409,8 @@ def _match(n_det, pd, pg, piou, dkey, gt_nonign, gt_crowd, gt_id_nonzero):
         seg = np.flatnonzero(np.r_[True, bd[1:] != bd[:-1]])
         seg_len = np.diff(np.r_[seg, n])
         pos = np.arange(n) - np.repeat(seg, seg_len)
+        # a pair can match at (t, a) if IoU >= t and the gt is free (crowds always are);
+        # preference: regular gt over ignored, then higher IoU, then later gt
         valid = (biou[:, None] >= thr[None, :])[:, :, None] & (
             ~matched[bg] | gt_crowd[bg][:, None, None]
         )
@@ -415,74 +419,114 @@ def _match(n_det, pd, pg, piou, dkey, gt_nonign, gt_crowd, gt_id_nonzero):
         di, ti, ai = np.nonzero(best)
         g = bg[seg[di] + (best[di, ti, ai] - 1) % big]
         matched[g, ti, ai] = True
-        dets = bd[seg[di]]
-        dtm[dets, ti, ai] = gt_id_nonzero[g]
-        dig[dets, ti, ai] = ~gt_nonign[g, ai]
-    return dtm, dig
+        ci = cidx[bd[seg[di]]]
+        dtm[ci, ti, ai] = gt_id_nonzero[g]
+        dig[ci, ti, ai] = ~gt_nonign[g, ai]
+    return cand, dtm, dig
 
 
-def _accumulate(gt, dt, tp_flag, fp_flag, n_cat):
-    """pycocotools' ``accumulate``: precision [T,R,K,A,M], recall [T,K,A,M], scores."""
+def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
+    """pycocotools' ``accumulate``: precision [T,R,K,A,M], recall [T,K,A,M], scores.
+
+    Works on the sparse events only. With ``tp`` the true positives and ``fp`` the false
+    positives of one column ``(t, a)`` in pycocotools' order, the precision envelope is only
+    needed at true-positive positions (precision can only rise at a TP), and
+    ``fp(i) = #in-range dets up to i - #in-range dets matched (to any gt) up to i`` because a
+    detection is a false positive iff it is unmatched and inside the area range.
+    """
     T, R, A, M = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), len(AREA_RANGES), len(MAX_DETS)
+    TA = T * A
     precision = -np.ones((T, R, n_cat, A, M))
     recall = -np.ones((T, n_cat, A, M))
     scores = -np.ones((T, R, n_cat, A, M))
     npig = np.zeros((n_cat, A), dtype=np.int64)
     for a in range(A):
         npig[:, a] = np.bincount(gt["cat"][gt["nonign"][:, a]], minlength=n_cat)
-    # one global order: category, -score, image, rank in image (= pycocotools' concatenation
-    # of per-image lists in image-id order followed by a stable sort on -score)
-    order = np.lexsort((dt["rank"], dt["img"], -dt["score"], dt["cat"]))
-    cat_sorted = dt["cat"][order]
-    cat_bounds = np.searchsorted(cat_sorted, np.arange(n_cat + 1))
-    TA = T * A
-    col_a = np.tile(np.arange(A), T)
+    n_det = len(dt["score"])
+    # pycocotools' order inside a category: per-image lists (score-sorted, image-id order)
+    # concatenated, then a stable sort on -score. Detections are already sorted by
+    # (category, image, rank), so one stable sort on (category, -score) reproduces it.
+    a_order = np.lexsort((-dt["score"], dt["cat"]))
+    pos_a = np.empty(n_det, dtype=np.int64)
+    pos_a[a_order] = np.arange(n_det)
+    col_a = np.tile(np.arange(A), T)  # column c = t * A + a
     eps = np.spacing(1)
-    for k in range(n_cat):
-        valid_a = npig[k] > 0
-        if not valid_a.any():
-            continue
-        npig_safe = np.maximum(npig[k], 1)
-        # smallest integer tp with tp / npig >= recall threshold (same float division)
-        jmin = np.stack(
+    # sparse flags of the candidate detections, column-major ([TA, Nc]) in pycocotools' order
+    co = np.argsort(pos_a[cand], kind="stable")
+    cand_a = cand[co]
+    tp_f = np.ascontiguousarray((dtm & ~dig)[co].reshape(len(cand), TA).T)
+    mm_f = np.ascontiguousarray(
+        ((dtm | dig) & ~d_out[cand][:, None, :])[co].reshape(len(cand), TA).T
+    )
+    cand_b = np.searchsorted(dt["cat"][cand_a], np.arange(n_cat + 1))
+    jmin = [
+        np.stack(
             [
-                np.searchsorted(np.arange(npig_safe[a] + 1) / npig_safe[a], RECALL_THRESHOLDS)
+                np.searchsorted(
+                    np.arange(max(npig[k, a], 1) + 1) / max(npig[k, a], 1), RECALL_THRESHOLDS
+                )
                 for a in range(A)
             ]
         )
-        sel_all = order[cat_bounds[k] : cat_bounds[k + 1]]
-        for m, max_det in enumerate(MAX_DETS):
-            sel = sel_all if max_det >= MAX_DETS[-1] else sel_all[dt["rank"][sel_all] < max_det]
-            n = len(sel)
+        if npig[k].any()
+        else None
+        for k in range(n_cat)
+    ]
+    for m, max_det in enumerate(MAX_DETS):
+        in_m = dt["rank"] < max_det
+        in_m_a = in_m[a_order]
+        sub_order = a_order[in_m_a]  # detection indices of this maxDets slice, in order
+        posm = np.cumsum(in_m_a) - 1  # A-order position -> position in the slice
+        cat_start = np.searchsorted(dt["cat"][sub_order], np.arange(n_cat + 1))
+        cand_in = in_m[cand_a]
+        cand_p = posm[pos_a[cand_a]]
+        for k in range(n_cat):
+            if jmin[k] is None:
+                continue
+            valid_a = npig[k] > 0
+            n = int(cat_start[k + 1] - cat_start[k])
             if n == 0:
                 recall[:, k, valid_a, m] = 0
                 precision[:, :, k, valid_a, m] = 0
                 scores[:, :, k, valid_a, m] = 0
                 continue
-            tps = tp_flag[sel].reshape(n, TA)
-            fps = fp_flag[sel].reshape(n, TA)
-            tp = np.cumsum(tps, axis=0, dtype=np.float64)
-            fp = np.cumsum(fps, axis=0, dtype=np.float64)
-            rc_last = tp[-1] / npig_safe[col_a]
-            pr = tp / (fp + tp + eps)
-            env = np.maximum.accumulate(pr[::-1], axis=0)[::-1].T  # [TA, n]
-            # first index with rc >= thr  <=>  first index with tp >= jmin (exact integers)
-            stride = n + 2
-            key = (tp.T + (np.arange(TA) * stride)[:, None]).ravel()
-            jq = np.minimum(jmin[col_a], n + 1) + (np.arange(TA) * stride)[:, None]
-            pos = np.searchsorted(key, jq.ravel(), side="left").reshape(TA, R)
-            pos -= (np.arange(TA) * n)[:, None]
-            ok = pos < n
-            posc = np.minimum(pos, n - 1)
-            q = np.where(ok, np.take_along_axis(env, posc, axis=1), 0.0)
-            ss = np.where(ok, dt["score"][sel][posc], 0.0)
-            q = q.reshape(T, A, R)
-            ss = ss.reshape(T, A, R)
-            rc_last = rc_last.reshape(T, A)
+            sub = sub_order[cat_start[k] : cat_start[k + 1]]
+            cols = np.arange(cand_b[k], cand_b[k + 1])
+            if max_det < MAX_DETS[-1]:
+                cols = cols[cand_in[cols]]
+            c, i = np.nonzero(tp_f[:, cols])  # sorted by (column, position)
+            p = cand_p[cols[i]] - cat_start[k]
+            mc, i = np.nonzero(mm_f[:, cols])
+            mp = cand_p[cols[i]] - cat_start[k]
+            # false positives up to each TP: in-range dets minus matched in-range dets
+            inr = np.cumsum(~d_out[sub], axis=0)  # [n, A]
+            mkey = mc * (n + 1) + mp
+            mcount = np.searchsorted(mkey, c * (n + 1) + p, side="right") - np.searchsorted(
+                mkey, c * (n + 1), side="left"
+            )
+            fp = (inr[p, col_a[c]] - mcount).astype(np.float64)
+            ntp = np.bincount(c, minlength=TA)
+            j0 = np.arange(len(c)) - (np.cumsum(ntp) - ntp)[c]
+            j = (j0 + 1).astype(np.float64)
+            pr = j / (fp + j + eps)
+            width = max(int(ntp.max()), 1)
+            env = np.zeros((TA, width))
+            env[c, j0] = pr
+            env = np.maximum.accumulate(env[:, ::-1], axis=1)[:, ::-1]
+            tpos = np.zeros((TA, width), dtype=np.int64)
+            tpos[c, j0] = p
+            jm = np.stack([jmin[k][a] for a in col_a])  # [TA, R]
+            ok = jm <= ntp[:, None]
+            idx = np.clip(jm - 1, 0, width - 1)
+            q = np.where(ok, np.take_along_axis(env, idx, axis=1), 0.0)
+            spos = np.where(jm == 0, 0, np.take_along_axis(tpos, idx, axis=1))
+            ss = np.where(ok, dt["score"][sub][spos], 0.0)
+            rc = (ntp / np.maximum(npig[k], 1)[col_a]).reshape(T, A)
+            q, ss = q.reshape(T, A, R), ss.reshape(T, A, R)
             for a in np.flatnonzero(valid_a):
                 precision[:, :, k, a, m] = q[:, a, :]
                 scores[:, :, k, a, m] = ss[:, a, :]
-                recall[:, k, a, m] = rc_last[:, a]
+                recall[:, k, a, m] = rc[:, a]
     return precision, recall, scores
 
 
@@ -610,13 +654,11 @@ def coco_evaluate(coco_gt, detections, iou_type: str = "bbox") -> dict[str, Any]
         ds["box"] = dt["box"][d_order]
 
     pd, pg, piou = _candidate_pairs(dkey, gkey, ds, gs, iou_type)
-    dtm, dig = _match(len(d_order), pd, pg, piou, dkey, g_nonign, g_crowd, gt["id"][g_order] != 0)
+    cand, dtm, dig = _match(
+        len(d_order), pd, pg, piou, dkey, g_nonign, g_crowd, gt["id"][g_order] != 0
+    )
     d_out = (ds["area"][:, None] < lo) | (ds["area"][:, None] > hi)  # [N, A]
-    dt_ig = dig | (~dtm & d_out[:, None, :])
-    tp_flag = dtm & ~dt_ig
-    fp_flag = ~dtm & ~dt_ig
-    del dt_ig, dig
-    precision, recall, scores = _accumulate(gs, ds, tp_flag, fp_flag, n_cat)
+    precision, recall, scores = _accumulate(gs, ds, cand, dtm, dig, d_out, n_cat)
     stats = _summarize(precision, recall)
 
     result: dict[str, Any] = {key: float(v) for key, v in zip(STAT_KEYS, stats)}
