@@ -22,6 +22,7 @@ from dlcv_utils.metrics.coco import (
     coco_evaluate,
 )
 from dlcv_utils.metrics.matching import match_detections
+from dlcv_utils.metrics.voc import evaluate_voc
 
 __all__ = [
     "AP_METHODS",
@@ -33,6 +34,7 @@ __all__ = [
     "STAT_KEYS",
     "average_precision",
     "coco_evaluate",
+    "evaluate_voc",
     "match_detections",
     "precision_recall_curve",
 ]
