@@ -322,8 +322,15 @@ def test_yolo_guards_and_losses(tmp_path):
         read_yolo(p, 5)
     with pytest.raises(FileNotFoundError, match="label_path: no such file"):
         read_yolo(tmp_path / "none.txt", (5, 5))
-    with pytest.warns(FormatLossWarning, match="YOLO cannot hold a mask"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         write_yolo(_records()[0], tmp_path / "b.txt", CLASSES)
+    assert [str(w.message) for w in caught] == [
+        "img0.png object 0: YOLO cannot hold a mask (dropped)",
+        "img0.png object 1: YOLO cannot hold iscrowd=1 (dropped)",
+        "img0.png object 1: YOLO cannot hold a mask (dropped)",
+    ]
+    assert all(w.category is FormatLossWarning for w in caught)
     with pytest.raises(ValueError, match="label 'square' not in classes"):
         write_yolo(_records()[0], tmp_path / "c.txt", ["x"])
     assert not (tmp_path / "c.txt").exists()

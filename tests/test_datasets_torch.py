@@ -225,3 +225,29 @@ def test_cli_shapes_calls_build_shapes(tmp_path, monkeypatch, capsys):
     assert main(["shapes", "--out", str(tmp_path)]) == 0
     assert calls == [str(tmp_path)]
     assert capsys.readouterr().out.strip() == str(tmp_path)
+
+
+def test_official_coco_layout_with_image_dir(roots, tmp_path):
+    """The COCO download keeps images in root/val2017, not root/images/val2017."""
+    import shutil
+
+    (tmp_path / "annotations").mkdir()
+    shutil.copy(
+        roots["coco"] / "annotations/instances_train.json",
+        tmp_path / "annotations/instances_val2017.json",
+    )
+    shutil.copytree(roots["coco"] / "images/train", tmp_path / "val2017")
+    ds = COCODetectionDataset(tmp_path, "val2017", image_dir=tmp_path / "val2017")
+    assert ds.image_path(0) == tmp_path / "val2017/a.png"
+    assert ds[0][1]["labels"].tolist() == [2, 1]
+
+
+def test_voc_per_class_lists_are_not_splits(roots):
+    from dlcv_utils.datasets import find_splits
+
+    lists = roots["voc"] / "ImageSets/Main"
+    (lists / "square_train.txt").write_text("a  1\nb -1\n")
+    try:
+        assert find_splits(roots["voc"], "voc") == ["train"]
+    finally:
+        (lists / "square_train.txt").unlink()

@@ -106,7 +106,9 @@ def find_splits(root: str | os.PathLike, fmt: str) -> list[str]:
     fmt = _check_fmt(fmt)
     root = Path(root)
     if fmt == "voc":
-        return sorted(p.stem for p in (root / "ImageSets" / "Main").glob("*.txt"))
+        stems = {p.stem for p in (root / "ImageSets" / "Main").glob("*.txt")}
+        # real VOC also has per-class lists such as aeroplane_train.txt: not splits
+        return sorted(s for s in stems if not ("_" in s and s.rsplit("_", 1)[1] in stems))
     if fmt == "coco":
         return sorted(
             p.stem[len("instances_") :] for p in (root / "annotations").glob("instances_*.json")

@@ -59,6 +59,8 @@ class DetectionDataset(Dataset):
             ``torchvision.transforms.v2.Compose``.
         return_masks: add ``target["masks"]``, decoded from the COCO segmentations; an object
             without a segmentation (or a VOC/YOLO dataset) gets its filled box as mask.
+        image_dir: folder holding the images, when it is not the layout's (e.g. the official
+            COCO download: ``COCODetectionDataset(root, "val2017", image_dir=root / "val2017")``).
 
     Attributes:
         records: the :class:`~dlcv_utils.datasets.records.ImageAnn` of each image.
@@ -85,8 +87,10 @@ class DetectionDataset(Dataset):
         split: str = "train",
         transforms=None,
         return_masks: bool = False,
+        image_dir: str | os.PathLike | None = None,
     ):
         self.root = Path(root)
+        self.image_dir = Path(image_dir) if image_dir is not None else None
         self.fmt = _check_fmt(fmt)
         self.split = split
         self.transforms = transforms
@@ -106,6 +110,8 @@ class DetectionDataset(Dataset):
 
     def image_path(self, index: int) -> Path:
         """Path of the image of item ``index``."""
+        if self.image_dir is not None:
+            return self.image_dir / self.records[index].file_name
         return image_path(self.root, self.fmt, self.split, self.records[index].file_name)
 
     def __getitem__(self, index: int):
@@ -160,19 +166,19 @@ class DetectionDataset(Dataset):
 class VOCDetectionDataset(DetectionDataset):
     """:class:`DetectionDataset` over a VOC layout (``JPEGImages``, ``Annotations``...)."""
 
-    def __init__(self, root, split="train", transforms=None, return_masks=False):
-        super().__init__(root, "voc", split, transforms, return_masks)
+    def __init__(self, root, split="train", transforms=None, return_masks=False, image_dir=None):
+        super().__init__(root, "voc", split, transforms, return_masks, image_dir)
 
 
 class COCODetectionDataset(DetectionDataset):
     """:class:`DetectionDataset` over a COCO layout (``annotations/instances_<split>.json``)."""
 
-    def __init__(self, root, split="train", transforms=None, return_masks=False):
-        super().__init__(root, "coco", split, transforms, return_masks)
+    def __init__(self, root, split="train", transforms=None, return_masks=False, image_dir=None):
+        super().__init__(root, "coco", split, transforms, return_masks, image_dir)
 
 
 class YOLODetectionDataset(DetectionDataset):
     """:class:`DetectionDataset` over a YOLO layout (``labels/<split>``, ``data.yaml``)."""
 
-    def __init__(self, root, split="train", transforms=None, return_masks=False):
-        super().__init__(root, "yolo", split, transforms, return_masks)
+    def __init__(self, root, split="train", transforms=None, return_masks=False, image_dir=None):
+        super().__init__(root, "yolo", split, transforms, return_masks, image_dir)
