@@ -516,3 +516,82 @@ def test_convert_warns_and_guards(tmp_path):
     (tmp_path / "src/images/train/img1.png").unlink()
     with pytest.raises(FileNotFoundError, match="image missing"):
         convert(tmp_path / "src", tmp_path / "d5", "coco", "voc")
+
+
+# ------------------------------------------------------------------------ more guards
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ([1, 2], "top level must be a JSON object, got list"),
+        ({"images": {}, "annotations": [], "categories": []}, "'images' must be a list, got dict"),
+        (
+            {"images": [], "annotations": [], "categories": [{"id": 1}]},
+            r"categories\[0\] missing 'id' or 'name'",
+        ),
+        (
+            {
+                "images": [],
+                "annotations": [],
+                "categories": [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}],
+            },
+            "duplicate category id 1",
+        ),
+        (
+            {
+                "images": [{"id": 1, "file_name": "a.png", "width": 3}],
+                "annotations": [],
+                "categories": [],
+            },
+            r"images\[0\] missing key 'height'",
+        ),
+    ],
+)
+def test_read_coco_structure_guards(tmp_path, data, match):
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=match):
+        read_coco(p)
+
+
+def test_misc_guards(tmp_path):
+    from dlcv_utils.datasets._io import encode_image
+
+    with pytest.raises(FileNotFoundError, match="json_path: no such file"):
+        read_coco(tmp_path / "none.json")
+    with pytest.raises(FileNotFoundError, match="yaml_path: no such file"):
+        read_data_yaml(tmp_path / "none.yaml")
+    (tmp_path / "d.yaml").write_text("names: 3\n")
+    with pytest.raises(ValueError, match="'names' must be a list or a dict, got 3"):
+        read_data_yaml(tmp_path / "d.yaml")
+    with pytest.raises(TypeError, match="record must be an ImageAnn, got list"):
+        write_yolo([], tmp_path / "a.txt", CLASSES)
+    bad = [ImageAnn("a.png", 5, 5, [ObjectAnn("circle", (0, 0, float("nan"), 2))])]
+    with pytest.raises(ValueError, match="annotation 1 has a non-finite bbox"):
+        write_coco(bad, tmp_path / "c.json", CLASSES)
+    with pytest.raises(
+        ValueError, match=r"image must have shape \(H, W, 3\) or \(H, W\), got \(2, 2, 4\)"
+    ):
+        encode_image(np.zeros((2, 2, 4), np.uint8))
+    with pytest.raises(ValueError, match="suffix must be .png, .jpg or .jpeg, got '.gif'"):
+        encode_image(np.zeros((2, 2, 3), np.uint8), ".gif")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.yaml"]
+
+
+def test_written_files_have_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    write_coco(_records(), tmp_path / "c.json", CLASSES)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "c.json").stat().st_mode) == 0o666 & ~umask
+
+
+def test_write_dataset_checks_every_image_before_writing(tmp_path):
+    recs = _records()
+    imgs = [_images(recs)[0], np.zeros((20, 30, 3), np.float64)]  # second one is bad
+    with pytest.raises(TypeError, match="image must be a uint8 array, got dtype float64"):
+        write_dataset(recs, tmp_path, "yolo", classes=CLASSES, images=imgs)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -57,6 +57,7 @@ class _Server:
     def __init__(self):
         self.files: dict[str, bytes] = {}
         self.truncate: set[str] = set()
+        self.ignore_range = False
         self.requests: list[tuple[str, str | None]] = []
         owner = self
 
@@ -73,7 +74,7 @@ class _Server:
                     return
                 data = owner.files[path]
                 start = 0
-                if rng:
+                if rng and not owner.ignore_range:
                     start = int(rng.split("=")[1].split("-")[0])
                     if start >= len(data):
                         self.send_response(416)
@@ -349,3 +350,16 @@ def test_download_file_unreachable(tmp_path):
     with pytest.raises(DownloadError, match="cannot download"):
         download_file("http://127.0.0.1:9/x.zip", tmp_path / "x.zip", progress=False)
     assert _tree(tmp_path) == []
+
+
+def test_server_ignoring_range_restarts_cleanly(server, tmp_path):
+    data = _zip_bytes(PAYLOAD)
+    server.files["tiny.zip"] = data
+    server.ignore_range = True
+    (tmp_path / "tiny").mkdir()
+    (tmp_path / "tiny" / "tiny.zip.part").write_bytes(b"garbage that must not be kept")
+    download(
+        "tiny", tmp_path, mirror=server.url, registry=_registry("tiny.zip", data), progress=False
+    )
+    assert server.requests[0][1] is not None  # we asked for a range, got the whole file
+    assert (tmp_path / "tiny/tiny/a.txt").read_bytes() == PAYLOAD["tiny/a.txt"]

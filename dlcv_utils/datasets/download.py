@@ -168,6 +168,11 @@ def _verify(path: Path, rf: RemoteFile) -> None:
         )
 
 
+def _tqdm_disabled_by_env() -> bool:
+    # an explicit ``disable=`` beats tqdm's own TQDM_DISABLE handling, so honour it here
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def download_file(url: str, dest: str | os.PathLike, *, progress: bool = True, timeout=60) -> Path:
     """Download ``url`` to ``dest``, resuming from ``dest + ".part"`` when it exists.
 
@@ -216,7 +221,7 @@ def download_file(url: str, dest: str | os.PathLike, *, progress: bool = True, t
                 unit="B",
                 unit_scale=True,
                 desc=dest.name,
-                disable=not progress or None,
+                disable=not progress or _tqdm_disabled_by_env(),
             ) as bar,
         ):
             try:

@@ -194,6 +194,7 @@ def write_dataset(
                 raise ValueError(f"records: {r.file_name} has label {o.label!r} not in classes")
     losses: list[str] = []
     if images is not None:
+        encoded = []  # encode (and so check) every image before writing any file
         for rec, img in zip(records, images):
             img = np.asarray(img)
             if img.shape[:2] != (rec.height, rec.width):
@@ -201,7 +202,8 @@ def write_dataset(
                     f"images: {rec.file_name} has shape {img.shape}, record says "
                     f"height={rec.height}, width={rec.width}"
                 )
-            data = encode_image(img, Path(rec.file_name).suffix or ".png")
+            encoded.append(encode_image(img, Path(rec.file_name).suffix or ".png"))
+        for rec, data in zip(records, encoded):
             atomic_write_bytes(image_path(root, fmt, split, rec.file_name), data)
     if fmt == "voc":
         _classes_txt_merge(root / "classes.txt", classes)
