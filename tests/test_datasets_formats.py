@@ -595,3 +595,51 @@ def test_write_dataset_checks_every_image_before_writing(tmp_path):
     with pytest.raises(TypeError, match="image must be a uint8 array, got dtype float64"):
         write_dataset(recs, tmp_path, "yolo", classes=CLASSES, images=imgs)
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "corrupt", "match"),
+    [
+        (
+            "voc",
+            lambda r: (r / "Annotations/img1.xml").write_text(BILLION_LAUGHS),
+            "declares entities",
+        ),
+        (
+            "voc",
+            lambda r: (r / "Annotations/img1.xml").write_text(EXTERNAL_ENTITY),
+            "declares entities",
+        ),
+        (
+            "coco",
+            lambda r: (r / "annotations/instances_train.json").write_text(
+                (r / "annotations/instances_train.json").read_text()[:-40]
+            ),
+            "malformed or truncated JSON",
+        ),
+        (
+            "coco",
+            lambda r: (r / "annotations/instances_train.json").write_text(
+                (r / "annotations/instances_train.json")
+                .read_text()
+                .replace('"image_id":9', '"image_id":77')
+            ),
+            "points at image_id 77",
+        ),
+        ("yolo", lambda r: (r / "labels/train/img1.txt").write_text("0 0.5 0.5 0.1\n"), "got 4"),
+        (
+            "yolo",
+            lambda r: (r / "labels/train/img1.txt").write_text("0 0.5 0.5 0.1 0.1 1\n"),
+            "got 6",
+        ),
+    ],
+)
+def test_convert_bad_source_writes_nothing(tmp_path, fmt, corrupt, match):
+    recs = _records()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FormatLossWarning)
+        write_dataset(recs, tmp_path / "src", fmt, classes=CLASSES, images=_images(recs))
+    corrupt(tmp_path / "src")
+    with pytest.raises(ValueError, match=match):
+        convert(tmp_path / "src", tmp_path / "dst", fmt, "coco" if fmt != "coco" else "voc")
+    assert not (tmp_path / "dst").exists()
