@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from dlcv_utils import proposals
 from dlcv_utils.proposals import (
+    cascade_scan,
     count_sliding_windows,
     image_pyramid,
     opencv_selective_search,
@@ -292,3 +293,128 @@ def test_selective_search_is_reexported():
     from dlcv_utils.selective_search import selective_search
 
     assert proposals.selective_search is selective_search
+
+
+# ---------------------------------------------------------------------------- LBP cascade
+@pytest.fixture(scope="module")
+def face_cascade():
+    from skimage.data import lbp_frontal_face_cascade_filename
+
+    from dlcv_utils.proposals import LBPCascade
+
+    return LBPCascade.from_xml(lbp_frontal_face_cascade_filename())
+
+
+def test_cascade_file_is_parsed(face_cascade):
+    from skimage.data import lbp_frontal_face_cascade_filename
+    from skimage.feature import Cascade
+
+    ref = Cascade(lbp_frontal_face_cascade_filename())
+    assert face_cascade.window == (ref.window_width, ref.window_height)
+    assert len(face_cascade.stages) == ref.stages_number
+    assert sum(len(s[0]) for s in face_cascade.stages) == ref.stumps_number
+    assert len(face_cascade.features) == ref.features_number
+    for fidx, luts, leaves in face_cascade.stages:
+        assert (
+            luts.shape == (len(fidx), 8)
+            and luts.dtype == np.uint32
+            and leaves.shape == (len(fidx), 2)
+        )
+
+
+def test_integral_image_box_sums():
+    from dlcv_utils.proposals import integral_image
+
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 256, (13, 17))
+    ii = integral_image(g)
+    assert ii.dtype == np.int64 and ii.shape == (14, 18)
+    y1, y2, x1, x2 = 3, 11, 2, 9
+    assert ii[y2, x2] - ii[y1, x2] - ii[y2, x1] + ii[y1, x1] == g[y1:y2, x1:x2].sum()
+    assert integral_image(g / 255.0).dtype == np.float64
+    with pytest.raises(ValueError, match="gray must be an H x W array"):
+        integral_image(np.zeros((2, 2, 3)))
+
+
+def test_lbp_codes_match_skimage_multiblock_lbp(face_cascade):
+    from skimage.feature import multiblock_lbp
+    from skimage.transform import integral_image as sk_integral
+
+    from dlcv_utils.proposals import integral_image
+
+    rng = np.random.default_rng(1)
+    g = rng.integers(0, 4, (80, 80))  # few grey levels: many exact ties between block sums
+    ii, sk_ii = integral_image(g), sk_integral(g.astype(np.float64))
+    xs, ys = rng.integers(0, 80 - 24, 40), rng.integers(0, 80 - 24, 40)
+    for f in range(0, len(face_cascade.features), 5):
+        fx, fy, fw, fh = face_cascade.features[f].tolist()
+        ref = [multiblock_lbp(sk_ii, int(y) + fy, int(x) + fx, fw, fh) for x, y in zip(xs, ys)]
+        np.testing.assert_array_equal(face_cascade.lbp_codes(ii, xs, ys, f), ref)
+
+
+def test_lbp_code_bit_order_by_hand(face_cascade):
+    from dlcv_utils.proposals import integral_image
+
+    fx, fy, fw, fh = face_cascade.features[0].tolist()
+
+    def grid(values):
+        """A 24 x 24 image whose feature-0 blocks hold the given 3 x 3 values."""
+        g = np.zeros((24, 24), np.int64)
+        for r in range(3):
+            for c in range(3):
+                g[fy + r * fh : fy + (r + 1) * fh, fx + c * fw : fx + (c + 1) * fw] = values[r][c]
+        return integral_image(g)
+
+    code = lambda values: face_cascade.lbp_codes(grid(values), [0], [0], 0).tolist()[0]  # noqa: E731
+    assert code([[1, 1, 1], [1, 1, 1], [1, 1, 1]]) == 255  # ties count as "brighter"
+    assert code([[0, 0, 0], [0, 1, 0], [0, 0, 0]]) == 0
+    # clockwise from the top-left: 128, 64, 32, 16 (right), 8, 4, 2 (bottom-left), 1 (left)
+    assert code([[1, 0, 1], [1, 1, 1], [0, 1, 1]]) == 255 - 64 - 2
+    assert code([[0, 1, 0], [0, 1, 2], [0, 0, 0]]) == 64 + 16
+
+
+def test_cascade_matches_skimage_on_one_scale(face_cascade):
+    from skimage.color import rgb2gray
+    from skimage.data import astronaut, lbp_frontal_face_cascade_filename
+    from skimage.feature import Cascade
+
+    gray = np.round(rgb2gray(astronaut()) * 255).astype(np.uint8)[0:200, 120:320]
+    # skimage at scale 1 only (max_size < 24 * 1.25), every raw window kept (no grouping)
+    ref = Cascade(lbp_frontal_face_cascade_filename()).detect_multi_scale(
+        img=gray.astype(np.float64),
+        scale_factor=1.25,
+        step_ratio=1,
+        min_size=(24, 24),
+        max_size=(29, 29),
+        min_neighbor_number=0,
+        intersection_score_threshold=1.01,
+    )
+    out = cascade_scan(gray, face_cascade, stride=1, max_levels=1)
+    # skimage's loop stops one position before the last one that fits
+    mine = {(int(b[0]), int(b[1])) for b in out["boxes"] if b[0] < 200 - 24 and b[1] < 200 - 24}
+    assert mine == {(d["c"], d["r"]) for d in ref}
+    assert len(mine) >= 1
+
+
+def test_cascade_scan_counts_windows(face_cascade):
+    out = cascade_scan(np.zeros((60, 80), np.uint8), face_cascade, scale=1.5, stride=3)
+    expected = [
+        count_sliding_windows((round(60 / 1.5**i), round(80 / 1.5**i)), 24, 3) for i in range(3)
+    ]
+    assert out["windows_per_level"] == expected and out["n_windows"] == sum(expected)
+    # a flat image fails the first stage everywhere: exactly one stage per window
+    assert out["stage_evaluations"] == out["n_windows"]
+    assert out["boxes"].shape == (0, 4)
+    with pytest.raises(ValueError, match="uint8"):
+        cascade_scan(np.zeros((60, 80)), face_cascade)
+
+
+def test_cascade_rejects_non_lbp_file(tmp_path):
+    from dlcv_utils.proposals import LBPCascade
+
+    p = tmp_path / "haar.xml"
+    p.write_text(
+        "<opencv_storage><cascade><featureType>HAAR</featureType></cascade></opencv_storage>"
+    )
+    with pytest.raises(ValueError, match="LBP cascade"):
+        LBPCascade.from_xml(p)
