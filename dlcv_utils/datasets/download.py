@@ -407,7 +407,7 @@ def download(
         ValueError: unknown ``name``.
         DownloadError: network problems or a truncated download (call again to resume).
         ChecksumError: checksum mismatch (the download is deleted, nothing extracted).
-        UnsafeArchiveError: a malicious archive (nothing extracted).
+        UnsafeArchiveError: a malicious archive (nothing extracted, the archive deleted).
 
     Example:
         >>> download("imagenet", "/tmp")
@@ -439,7 +439,11 @@ def download(
         except ChecksumError:
             archive.unlink(missing_ok=True)
             raise
-        safe_extract(archive, target)
+        try:
+            safe_extract(archive, target)
+        except UnsafeArchiveError:
+            archive.unlink(missing_ok=True)  # never keep a malicious archive around
+            raise
         marker.write_text(rf.md5 or rf.sha256 or "unverified")
         if not keep_archives:
             archive.unlink(missing_ok=True)
