@@ -256,9 +256,7 @@ def test_malicious_zip_downloaded_is_refused_and_target_clean(server, tmp_path):
             progress=False,
         )
     assert not (tmp_path / "escape.txt").exists()
-    assert _tree(tmp_path / "tiny") == [
-        "evil.zip"
-    ]  # only the (verified) archive, nothing extracted
+    assert _tree(tmp_path / "tiny") == []  # nothing extracted, the archive deleted
 
 
 # ---------------------------------------------------------------------------- safe_extract
@@ -363,3 +361,12 @@ def test_server_ignoring_range_restarts_cleanly(server, tmp_path):
     )
     assert server.requests[0][1] is not None  # we asked for a range, got the whole file
     assert (tmp_path / "tiny/tiny/a.txt").read_bytes() == PAYLOAD["tiny/a.txt"]
+
+
+def test_malicious_tar_with_escaping_symlink_via_download(server, tmp_path):
+    data = _tar_bytes([("d/ok.txt", b"1"), _link("d/evil", "../../../../etc/passwd")])
+    server.files["evil.tar"] = data
+    reg = _registry("evil.tar", data)
+    with pytest.raises(UnsafeArchiveError, match="escapes"):
+        download("tiny", tmp_path, mirror=server.url, registry=reg, progress=False)
+    assert _tree(tmp_path) == ["tiny"]
