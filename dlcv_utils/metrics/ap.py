@@ -168,17 +168,18 @@ def average_precision(recall, precision, method: str = "voc") -> float:
     if recall.size == 0:
         return 0.0
     if method == "voc07":
-        ap = 0.0
+        total = 0.0
         for t in np.arange(11) / 10:
             sel = precision[recall >= t]
-            ap += (sel.max() if sel.size else 0.0) / 11
-        return float(ap)
+            total += sel.max() if sel.size else 0.0
+        return float(total / 11)  # sum first: 11 * (1 / 11) would exceed 1
     if method == "voc":
         mrec = np.concatenate(([0.0], recall, [1.0]))
         mpre = np.concatenate(([0.0], precision, [0.0]))
         mpre = np.maximum.accumulate(mpre[::-1])[::-1]
         i = np.flatnonzero(mrec[1:] != mrec[:-1])
-        return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
+        # the recall steps telescope to at most 1; clip the last-ulp rounding of their sum
+        return float(min(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]), 1.0))
     # coco
     env = np.maximum.accumulate(precision[::-1])[::-1]
     inds = np.searchsorted(recall, COCO_RECALL_THRESHOLDS, side="left")
