@@ -643,3 +643,20 @@ def test_convert_bad_source_writes_nothing(tmp_path, fmt, corrupt, match):
     with pytest.raises(ValueError, match=match):
         convert(tmp_path / "src", tmp_path / "dst", fmt, "coco" if fmt != "coco" else "voc")
     assert not (tmp_path / "dst").exists()
+
+
+def test_mask_to_rle_round_trip_and_bbox():
+    from dlcv_utils.datasets import mask_to_rle, segmentation_bbox
+
+    rng = np.random.default_rng(0)
+    m = (rng.random((17, 23)) > 0.7).astype(np.uint8)
+    rle = mask_to_rle(m)
+    assert isinstance(rle["counts"], str) and rle["size"] == [17, 23]
+    np.testing.assert_array_equal(segmentation_to_mask(rle, 17, 23), m)
+    assert segmentation_area(rle, 17, 23) == m.sum()
+    ys, xs = np.nonzero(m)
+    assert segmentation_bbox(rle, 17, 23) == (xs.min(), ys.min(), xs.max() + 1.0, ys.max() + 1.0)
+    with pytest.raises(
+        ValueError, match=r"mask must be a 2-D \(H, W\) array, got shape \(2, 2, 2\)"
+    ):
+        mask_to_rle(np.zeros((2, 2, 2)))

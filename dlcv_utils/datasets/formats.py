@@ -36,6 +36,7 @@ from dlcv_utils.datasets.records import ImageAnn, ObjectAnn
 __all__ = [
     "FormatLossWarning",
     "box_area_xyxy",
+    "mask_to_rle",
     "parse_xml",
     "read_coco",
     "read_coco_dict",
@@ -44,6 +45,7 @@ __all__ = [
     "read_voc",
     "read_yolo",
     "segmentation_area",
+    "segmentation_bbox",
     "segmentation_to_mask",
     "to_coco_dict",
     "write_coco",
@@ -127,6 +129,39 @@ def segmentation_area(segmentation, height: int, width: int) -> float:
     from pycocotools import mask as mask_utils
 
     return float(mask_utils.area(_rle_for(segmentation, height, width)))
+
+
+def mask_to_rle(mask) -> dict:
+    """Encode a binary ``(H, W)`` mask as a COCO compressed RLE with a ``str`` ``counts``.
+
+    Example:
+        >>> import numpy as np
+        >>> m = np.zeros((3, 5), np.uint8); m[0:2, 0:4] = 1
+        >>> rle = mask_to_rle(m)
+        >>> rle["size"], segmentation_area(rle, 3, 5), segmentation_bbox(rle, 3, 5)
+        ([3, 5], 8.0, (0.0, 0.0, 4.0, 2.0))
+    """
+    import numpy as np
+    from pycocotools import mask as mask_utils
+
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be a 2-D (H, W) array, got shape {mask.shape}")
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def segmentation_bbox(segmentation, height: int, width: int) -> tuple[float, float, float, float]:
+    """Tight ``(x1, y1, x2, y2)`` box of a COCO polygon list or RLE (``pycocotools`` ``toBbox``).
+
+    Example:
+        >>> segmentation_bbox([[1, 1, 4, 1, 4, 3, 1, 3]], height=5, width=5)
+        (1.0, 1.0, 4.0, 3.0)
+    """
+    from pycocotools import mask as mask_utils
+
+    x, y, w, h = (float(v) for v in mask_utils.toBbox(_rle_for(segmentation, height, width)))
+    return (x, y, x + w, y + h)
 
 
 def _compress_rle(segmentation, height: int, width: int):
