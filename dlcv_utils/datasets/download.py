@@ -94,8 +94,10 @@ class DatasetSource:
     note: str = ""
 
 
-# Checksums: VOC md5s are the ones torchvision's datasets/voc.py verifies; COCO 2017 md5s are the
-# ones published alongside the official zips (and quoted in several download scripts);
+# Checksums: VOC md5s are the ones torchvision's datasets/voc.py verifies; the COCO 2017 md5s are
+# the ones quoted in public download scripts (e.g. intel/neural-compressor's maskrcnn
+# download_dataset.sh); cocodataset.org itself publishes none, so they could not be checked
+# against the source here (a mismatch raises ChecksumError and says so);
 # PennFudanPed.zip has no published checksum that we could confirm, so it is downloaded
 # unverified (a warning says so) rather than with an invented hash.
 REGISTRY: dict[str, DatasetSource] = {
