@@ -40,6 +40,8 @@ def _cat(parts: list, dtype) -> np.ndarray:
 
 def _labels_to_names(labels, class_names, where: str) -> list[str]:
     labels = _to_numpy(labels).reshape(-1)
+    if labels.size == 0:
+        return []
     if labels.dtype.kind in "iu":
         if class_names is None:
             raise ValueError(
