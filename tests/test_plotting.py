@@ -258,3 +258,20 @@ def test_image_grid_fewer_images_than_columns():
 def test_image_grid_validates(kwargs, match):
     with pytest.raises(ValueError, match=match):
         image_grid(**kwargs)
+
+
+# ---------------------------------------------------------------- tags and diagram
+def test_tag_goes_inside_a_box_that_touches_the_top_of_the_image():
+    ax = show_image(rgb(100, 100), boxes=[[10, 0, 50, 40], [10, 50, 50, 90]], labels=[0, 1])
+    assert [t.get_va() for t in ax.texts] == ["top", "bottom"]
+
+
+def test_detector_diagram_names_the_three_parts():
+    from dlcv_utils.plotting import detector_diagram
+
+    ax = detector_diagram()
+    text = " ".join(t.get_text() for t in ax.texts)
+    for part in ("backbone", "neck", "head", "P2", "C5", "NMS"):
+        assert part in text
+    _fig, axes = plt.subplots(1, 2)
+    assert detector_diagram(ax=axes[1]) is axes[1]
