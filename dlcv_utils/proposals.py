@@ -30,6 +30,7 @@ __all__ = [
     "integral_image",
     "opencv_selective_search",
     "opencv_selective_search_available",
+    "plot_proposal_recall",
     "proposal_recall",
     "pyramid_windows",
     "selective_search",
@@ -318,6 +319,58 @@ def proposal_recall(
     if total == 0:
         raise ValueError("gt_boxes_per_image holds no boxes at all: recall is undefined")
     return hits / total
+
+
+def plot_proposal_recall(counts, curves: dict, iou_thresholds=(0.5, 0.7), axes=None, title=None):
+    """Recall-vs-number-of-proposals curves, one panel per IoU threshold (log x axis).
+
+    Args:
+        counts: the numbers of proposals ``N`` (x axis).
+        curves: ``{method name: [len(iou_thresholds), len(counts)] recall}`` as returned by
+            :func:`proposal_recall`.
+        iou_thresholds: one panel each.
+        axes: as many matplotlib ``Axes`` as thresholds; a new figure when ``None``.
+        title: figure title.
+
+    Returns:
+        The list of ``Axes``.
+
+    Raises:
+        ValueError: a curve of another shape than ``(len(iou_thresholds), len(counts))``.
+
+    Example:
+        >>> import matplotlib.pyplot as plt
+        >>> axes = plot_proposal_recall([1, 10], {"toy": np.array([[0.5, 1.0], [0.2, 0.6]])})
+        >>> [ax.get_title() for ax in axes]
+        ['IoU >= 0.5', 'IoU >= 0.7']
+        >>> plt.close("all")
+    """
+    import matplotlib.pyplot as plt
+
+    counts = np.asarray(counts)
+    ts = list(iou_thresholds)
+    for name, r in curves.items():
+        if np.shape(r) != (len(ts), len(counts)):
+            raise ValueError(
+                f"curves[{name!r}] must have shape {(len(ts), len(counts))} (thresholds x counts), "
+                f"got {np.shape(r)}"
+            )
+    if axes is None:
+        fig, axes = plt.subplots(1, len(ts), figsize=(4.5 * len(ts), 3.6), squeeze=False)
+        axes = list(axes[0])
+        if title is not None:
+            fig.suptitle(title)
+    for i, (ax, t) in enumerate(zip(axes, ts)):
+        for name, r in curves.items():
+            ax.plot(counts, np.asarray(r)[i], marker="o", markersize=3, label=name)
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("number of proposals N")
+        ax.set_ylabel("recall")
+        ax.set_title(f"IoU >= {t}")
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(loc="upper left", fontsize=8)
+    return axes
 
 
 def opencv_selective_search_available() -> bool:

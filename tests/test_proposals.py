@@ -418,3 +418,22 @@ def test_cascade_rejects_non_lbp_file(tmp_path):
     )
     with pytest.raises(ValueError, match="LBP cascade"):
         LBPCascade.from_xml(p)
+
+
+# ---------------------------------------------------------------------------- plotting
+def test_plot_proposal_recall_draws_one_line_per_method():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dlcv_utils.proposals import plot_proposal_recall
+
+    curves = {"a": np.array([[0.1, 0.5], [0.0, 0.2]]), "b": np.array([[0.3, 0.9], [0.1, 0.4]])}
+    axes = plot_proposal_recall([10, 100], curves, title="t")
+    assert len(axes) == 2 and [len(ax.lines) for ax in axes] == [2, 2]
+    np.testing.assert_array_equal(axes[1].lines[1].get_ydata(), [0.1, 0.4])
+    assert axes[0].get_xscale() == "log"
+    with pytest.raises(ValueError, match=r"curves\['a'\] must have shape \(2, 3\)"):
+        plot_proposal_recall([1, 10, 100], curves)
+    plt.close("all")
