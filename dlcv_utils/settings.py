@@ -30,7 +30,11 @@ LESSON_SETTINGS: dict[str, dict[str, dict]] = {
         "cpu": dict(image_size=128, n_stats=600, video_frames=32, video_step=4, video_fps=8),
         "cuda": dict(image_size=128, n_stats=600, video_frames=32, video_step=4, video_fps=8),
     },
-    "03": {"cpu": {}, "cuda": {}},
+    "03": {
+        # shapes val images for the recall curves; cascade scan (stride 1 px, pyramid step 1.1)
+        "cpu": {"n_val": 40, "cascade_stride": 1, "cascade_scale": 1.1, "photos_fast_mode": True},
+        "cuda": {"n_val": 150, "cascade_stride": 1, "cascade_scale": 1.1, "photos_fast_mode": True},
+    },
     "04": {
         "cpu": dict(
             image_size=128, n_train=200, n_val=50, batch_size=4, epochs_rcnn=6, epochs_fast_rcnn=8,
