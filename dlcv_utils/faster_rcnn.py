@@ -1,0 +1,393 @@
+"""Faster R-CNN builders for the course: a small model for CPU training, and COCO weights.
+
+Taught in lesson 05 (Faster R-CNN: anchors and the RPN).
+
+* :func:`build_faster_rcnn` assembles torchvision's ``FasterRCNN`` around a small backbone
+  suited to the 128 px shapes images: ``"tiny"`` (a 6-layer CNN, stride 8, trains from scratch
+  on a CPU in minutes), or torchvision's ``"mobilenet_v3"`` / ``"resnet18"`` trunks (cut at
+  stride 8 too). Anchors, image size and RPN/RoI sampling are set for small images: the
+  model's transform neither up- nor down-scales ``image_size`` images.
+* :func:`load_pretrained_coco` loads torchvision's COCO-trained Faster R-CNN when its weights
+  are in the torch cache or can be downloaded (e.g. on Colab), and raises
+  :class:`WeightsUnavailableError` with a clear message otherwise.
+* :func:`bench_faster_rcnn` trains the lesson-05 model with the lesson's settings and reports
+  training time, mAP and inference speed (``benchmarks/bench_detectors.py`` calls it).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "BACKBONES",
+    "COCO_MODELS",
+    "WeightsUnavailableError",
+    "bench_faster_rcnn",
+    "build_faster_rcnn",
+    "coco_weights_file",
+    "load_pretrained_coco",
+    "make_shapes_loaders",
+]
+
+BACKBONES = ("tiny", "mobilenet_v3", "resnet18")
+
+#: torchvision COCO Faster R-CNN builders and their weight enums.
+COCO_MODELS = {
+    "fasterrcnn_mobilenet_v3_large_fpn": "FasterRCNN_MobileNet_V3_Large_FPN_Weights",
+    "fasterrcnn_mobilenet_v3_large_320_fpn": "FasterRCNN_MobileNet_V3_Large_320_FPN_Weights",
+    "fasterrcnn_resnet50_fpn": "FasterRCNN_ResNet50_FPN_Weights",
+    "fasterrcnn_resnet50_fpn_v2": "FasterRCNN_ResNet50_FPN_V2_Weights",
+}
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights are neither cached nor downloadable (e.g. offline)."""
+
+
+# ----------------------------------------------------------------------------- backbones
+def _conv_bn(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class TinyBackbone(nn.Sequential):
+    """Six 3x3 conv-BN-ReLU layers, three of them with stride 2: a stride-8 feature map.
+
+    At 128 px the output is ``16 x 16`` cells, each seeing about 40 px of the image; enough for
+    shapes of 10-60 px. ``out_channels`` is read by torchvision's ``FasterRCNN``.
+
+    Example:
+        >>> TinyBackbone(width=16)(torch.zeros(1, 3, 128, 128)).shape
+        torch.Size([1, 64, 16, 16])
+    """
+
+    def __init__(self, width: int = 32):
+        c = int(width)
+        super().__init__(
+            _conv_bn(3, c, 2),  # stride 2
+            _conv_bn(c, c, 1),
+            _conv_bn(c, 2 * c, 2),  # stride 4
+            _conv_bn(2 * c, 2 * c, 1),
+            _conv_bn(2 * c, 4 * c, 2),  # stride 8
+            _conv_bn(4 * c, 4 * c, 1),
+        )
+        self.out_channels = 4 * c
+
+
+def _torchvision_trunk(name: str, pretrained: bool) -> tuple[nn.Module, int]:
+    """A torchvision classification trunk cut at stride 8, and its channel count."""
+    import torchvision
+
+    if name == "resnet18":
+        weights = torchvision.models.ResNet18_Weights.DEFAULT if pretrained else None
+        net = torchvision.models.resnet18(weights=weights)
+        trunk = nn.Sequential(
+            net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2
+        )  # stride 8, 128 channels
+        return trunk, 128
+    weights = torchvision.models.MobileNet_V3_Large_Weights.DEFAULT if pretrained else None
+    net = torchvision.models.mobilenet_v3_large(weights=weights)
+    trunk = net.features[:7]  # up to stride 8, 40 channels
+    return trunk, 40
+
+
+def _make_backbone(name: str, pretrained: bool, width: int) -> nn.Module:
+    if name == "tiny":
+        if pretrained:
+            raise ValueError(
+                "backbone='tiny' has no pretrained weights; use pretrained_backbone=False"
+            )
+        return TinyBackbone(width)
+    trunk, channels = _torchvision_trunk(name, pretrained)
+    trunk.out_channels = channels
+    return trunk
+
+
+def _check_sizes(anchor_sizes, aspect_ratios):
+    sizes = tuple(float(s) for s in anchor_sizes)
+    ratios = tuple(float(r) for r in aspect_ratios)
+    if not sizes or any(not s > 0 for s in sizes):
+        raise ValueError(f"anchor_sizes must be positive numbers, got {anchor_sizes!r}")
+    if not ratios or any(not r > 0 for r in ratios):
+        raise ValueError(f"aspect_ratios must be positive numbers, got {aspect_ratios!r}")
+    return sizes, ratios
+
+
+def build_faster_rcnn(
+    num_classes: int,
+    *,
+    backbone: str = "tiny",
+    image_size: int = 128,
+    pretrained_backbone: bool = False,
+    width: int = 32,
+    anchor_sizes: Sequence[float] = (16, 32, 64),
+    aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0),
+    representation_size: int = 256,
+    rpn_batch_size_per_image: int = 256,
+    box_batch_size_per_image: int = 128,
+    rpn_pre_nms_top_n: tuple[int, int] = (600, 300),
+    rpn_post_nms_top_n: tuple[int, int] = (300, 100),
+    box_score_thresh: float = 0.01,
+    box_detections_per_img: int = 100,
+    roi_sampling_ratio: int = 1,
+) -> nn.Module:
+    """torchvision's ``FasterRCNN`` with a small stride-8 backbone, for ``image_size`` images.
+
+    The pieces, as the lesson names them: a backbone (특징 추출기) giving one feature map; an
+    ``AnchorGenerator`` with ``len(anchor_sizes) * len(aspect_ratios)`` anchors per cell; the
+    RPN (3x3 conv, then objectness and box deltas per anchor; training samples
+    ``rpn_batch_size_per_image`` anchors at 1:1, IoU >= 0.7 positive, < 0.3 negative); RoIAlign
+    to 7x7; a two-layer MLP head; class scores and class-specific box deltas.
+
+    Args:
+        num_classes: number of classes **including** the background (shapes: 5 + 1 = 6).
+        backbone: ``"tiny"`` (default; from scratch), ``"mobilenet_v3"`` or ``"resnet18"``
+            (torchvision trunks, cut at stride 8).
+        image_size: the training/test image side; ``min_size = max_size = image_size`` so
+            the model's transform keeps images at their size.
+        pretrained_backbone: ImageNet weights for the torchvision trunks (downloaded by
+            torchvision; not available offline).
+        width: channels of the first ``"tiny"`` layer (the output has ``4 * width``).
+        anchor_sizes: anchor sides in pixels (default for 128 px images: 16, 32, 64).
+        aspect_ratios: anchor height / width ratios.
+        representation_size: width of the box head's MLP.
+        rpn_batch_size_per_image: anchors sampled per image for the RPN loss.
+        box_batch_size_per_image: proposals sampled per image for the box-head loss.
+        rpn_pre_nms_top_n: proposals kept before NMS, ``(train, test)``.
+        rpn_post_nms_top_n: proposals kept after NMS, ``(train, test)``.
+        box_score_thresh: detections below this score are dropped at test time.
+        box_detections_per_img: at most this many detections per image.
+        roi_sampling_ratio: bilinear samples per RoIAlign bin side (1 keeps CPU training fast;
+            torchvision's default is 2).
+
+    Raises:
+        ValueError: unknown backbone, ``num_classes < 2``, bad sizes.
+
+    Example:
+        >>> model = build_faster_rcnn(6, image_size=128).eval()
+        >>> out = model([torch.rand(3, 128, 128)])
+        >>> sorted(out[0])
+        ['boxes', 'labels', 'scores']
+    """
+    from torchvision.models.detection import FasterRCNN
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+    from torchvision.ops import MultiScaleRoIAlign
+
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(
+            f"num_classes must be an int >= 2 (classes + background), got {num_classes!r}"
+        )
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
+        raise ValueError(f"image_size must be an int >= 32, got {image_size!r}")
+    sizes, ratios = _check_sizes(anchor_sizes, aspect_ratios)
+
+    body = _make_backbone(backbone, pretrained_backbone, width)
+    anchor_gen = AnchorGenerator(sizes=(sizes,), aspect_ratios=(ratios,))
+    roi_pool = MultiScaleRoIAlign(
+        featmap_names=["0"], output_size=7, sampling_ratio=roi_sampling_ratio
+    )
+    box_head = TwoMLPHead(body.out_channels * 7 * 7, representation_size)
+    return FasterRCNN(
+        body,
+        num_classes=None,  # given by the predictor
+        box_predictor=FastRCNNPredictor(representation_size, num_classes),
+        min_size=image_size,
+        max_size=image_size,
+        rpn_anchor_generator=anchor_gen,
+        box_roi_pool=roi_pool,
+        box_head=box_head,
+        rpn_pre_nms_top_n_train=rpn_pre_nms_top_n[0],
+        rpn_pre_nms_top_n_test=rpn_pre_nms_top_n[1],
+        rpn_post_nms_top_n_train=rpn_post_nms_top_n[0],
+        rpn_post_nms_top_n_test=rpn_post_nms_top_n[1],
+        rpn_batch_size_per_image=rpn_batch_size_per_image,
+        box_batch_size_per_image=box_batch_size_per_image,
+        box_score_thresh=box_score_thresh,
+        box_detections_per_img=box_detections_per_img,
+    )
+
+
+# ----------------------------------------------------------------------------- COCO weights
+def _weights_enum(model_name: str):
+    import torchvision.models.detection as det
+
+    if model_name not in COCO_MODELS:
+        raise ValueError(f"model_name must be one of {sorted(COCO_MODELS)}, got {model_name!r}")
+    return getattr(det, COCO_MODELS[model_name]).COCO_V1
+
+
+def coco_weights_file(model_name: str = "fasterrcnn_mobilenet_v3_large_fpn") -> Path:
+    """Where torch's hub cache keeps (or would keep) the COCO weights of ``model_name``.
+
+    ``$TORCH_HOME/hub/checkpoints/<file name of torchvision's URL>`` (``torch.hub.get_dir()``).
+
+    Example:
+        >>> coco_weights_file().name
+        'fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth'
+    """
+    url = _weights_enum(model_name).url
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def _can_reach(url: str, timeout: float) -> bool:
+    import urllib.request
+
+    try:
+        req = urllib.request.Request(url, method="HEAD")
+        with urllib.request.urlopen(req, timeout=timeout):
+            return True
+    except Exception:
+        return False
+
+
+def load_pretrained_coco(
+    model_name: str = "fasterrcnn_mobilenet_v3_large_fpn",
+    *,
+    allow_download: bool = True,
+    timeout: float = 5.0,
+    box_score_thresh: float = 0.5,
+) -> tuple[nn.Module, list[str]]:
+    """torchvision's COCO-trained Faster R-CNN (91 COCO labels), ready in eval mode.
+
+    Looks for the weights in torch's hub cache (:func:`coco_weights_file`); if absent and
+    ``allow_download``, downloads them (about 75 MB for the MobileNet model; works on Colab).
+    Offline it raises :class:`WeightsUnavailableError` quickly (the server is probed with a
+    ``timeout``-second request first) so a lesson can fall back.
+
+    Args:
+        model_name: one of :data:`COCO_MODELS`.
+        allow_download: try the network when the weights are not cached.
+        timeout: seconds to wait for the weights server before giving up.
+        box_score_thresh: detections below this score are dropped.
+
+    Returns:
+        ``(model, class_names)``; ``class_names[label]`` names a label (``"__background__"``
+        at 0, ``"N/A"`` for the unused COCO ids).
+
+    Raises:
+        ValueError: unknown ``model_name``.
+        WeightsUnavailableError: weights not cached and not downloadable.
+    """
+    import torchvision.models.detection as det
+
+    weights = _weights_enum(model_name)
+    path = coco_weights_file(model_name)
+    if not path.is_file():
+        if not allow_download:
+            raise WeightsUnavailableError(
+                f"COCO weights for {model_name} are not in the torch cache ({path}) and "
+                "allow_download=False"
+            )
+        if not _can_reach(weights.url, timeout):
+            raise WeightsUnavailableError(
+                f"cannot download the COCO weights for {model_name} from {weights.url} "
+                f"(offline?) and they are not cached at {path}. On Colab they download "
+                "automatically; here the lesson uses the shapes model instead."
+            )
+    builder = getattr(det, model_name)
+    try:
+        model = builder(weights=weights, weights_backbone=None, box_score_thresh=box_score_thresh)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:  # a broken file
+        raise WeightsUnavailableError(
+            f"could not load the COCO weights for {model_name}: {exc}"
+        ) from exc
+    return model.eval(), list(weights.meta["categories"])
+
+
+# ----------------------------------------------------------------------------- benchmark
+def make_shapes_loaders(cfg, seed: int = 0):
+    """Train and val ``DataLoader`` s of the shapes data for lesson-05-style settings ``cfg``.
+
+    ``cfg`` needs ``n_train``, ``n_val``, ``image_size`` and ``batch_size``. Training batches
+    are shuffled by a generator seeded with ``seed``; training images are flipped
+    horizontally at random (boxes too) when ``cfg.hflip`` is true.
+    """
+    from dlcv_utils.datasets.shapes import ShapesDetection, collate_fn
+
+    transforms = _hflip if getattr(cfg, "hflip", False) else None
+    train = ShapesDetection(
+        "train", n=cfg.n_train, image_size=cfg.image_size, transforms=transforms
+    )
+    val = ShapesDetection("val", n=cfg.n_val, image_size=cfg.image_size)
+    g = torch.Generator().manual_seed(seed)
+    train_loader = torch.utils.data.DataLoader(
+        train, batch_size=cfg.batch_size, shuffle=True, collate_fn=collate_fn, generator=g
+    )
+    val_loader = torch.utils.data.DataLoader(
+        val, batch_size=cfg.batch_size, shuffle=False, collate_fn=collate_fn
+    )
+    return train_loader, val_loader
+
+
+def _hflip(image, target):
+    """Random horizontal flip of an image tensor and its boxes (torch global RNG)."""
+    if torch.rand(()) < 0.5:
+        w = image.shape[-1]
+        image = image.flip(-1)
+        target = dict(target)
+        boxes = torch.as_tensor(target["boxes"]).clone()
+        boxes[:, [0, 2]] = w - boxes[:, [2, 0]]
+        target["boxes"] = boxes
+        if "masks" in target:
+            target["masks"] = target["masks"].flip(-1)
+    return image, target
+
+
+def bench_faster_rcnn(device: str = "cpu", seed: int = 0, progress: bool = False) -> dict[str, Any]:
+    """Train lesson 05's Faster R-CNN with the lesson's settings and measure it.
+
+    Returns:
+        ``model`` (a name), ``train_s`` (training wall time, evaluation excluded), ``map50``
+        and ``map`` on the val split, ``infer_ms`` (model forward per val image).
+    """
+    from dlcv_utils.datasets.shapes import ShapesDetection
+    from dlcv_utils.engine import evaluate_detector, fit
+    from dlcv_utils.settings import lesson_settings, setup
+
+    dev = setup(seed=seed, device=device)
+    cfg = lesson_settings("05", dev)
+    train_loader, val_loader = make_shapes_loaders(cfg, seed=seed)
+    model = build_faster_rcnn(
+        len(ShapesDetection.classes),
+        backbone=cfg.backbone,
+        image_size=cfg.image_size,
+        width=cfg.width,
+        anchor_sizes=cfg.anchor_sizes,
+    )
+    t0 = time.perf_counter()
+    history = fit(
+        model,
+        train_loader,
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        device=dev,
+        warmup_iters=cfg.warmup_iters,
+        max_seconds=cfg.max_seconds,
+        seed=seed,
+        progress=progress,
+    )
+    train_s = time.perf_counter() - t0
+    metrics = evaluate_detector(model, val_loader, dev, class_names=ShapesDetection.classes)
+    return {
+        "model": f"Faster R-CNN ({cfg.backbone} backbone, {cfg.image_size}px)",
+        "train_s": train_s,
+        "map50": metrics["map50"],
+        "map": metrics["map"],
+        "infer_ms": 1000.0 * metrics["seconds_per_image"],
+        "iterations": history.iterations,
+        "stop_reason": history.stop_reason,
+    }
