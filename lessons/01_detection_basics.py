@@ -748,6 +748,34 @@ voc_map = float(np.mean(list(voc_ap.values())))
 print(f"VOC mAP@0.5 = {voc_map:.4f}")
 
 # %% [markdown]
+# The package's VOC evaluator, `dlcv_utils.metrics.evaluate_voc`, takes the annotation records
+# every dataset reader of lesson 02 returns (`ImageAnn` / `ObjectAnn`) and one dict of boxes,
+# scores and labels per image. It gives the same mAP:
+
+# %%
+from dlcv_utils.datasets.records import ImageAnn, ObjectAnn
+from dlcv_utils.metrics import evaluate_voc
+
+gt_records = [
+    ImageAnn(
+        f"{n}.png", im.shape[1], im.shape[0], [ObjectAnn(c, tuple(b)) for c, b in ground_truth[n]]
+    )
+    for n, im in photos.items()
+]
+det_records = [
+    {
+        "boxes": [b for _, _, b in detections[n]],
+        "scores": [s for _, s, _ in detections[n]],
+        "labels": [c for c, _, _ in detections[n]],
+    }
+    for n in photos
+]
+voc = evaluate_voc(gt_records, det_records, iou_threshold=0.5, class_names=CLASSES)
+print(f"evaluate_voc: mAP@0.5 = {voc['mAP']:.4f}")
+assert abs(voc["mAP"] - voc_map) < 1e-12
+assert all(abs(voc["AP"][c] - voc_ap[c]) < 1e-12 for c in CLASSES)
+
+# %% [markdown]
 # Now COCO's mAP@[.5:.95], from scratch: COCO's matching rule (best *unclaimed* ground truth),
 # the 101-point AP, ten thresholds, mean over classes.
 
