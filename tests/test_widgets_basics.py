@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dlcv_utils.widgets import basics
 from dlcv_utils.widgets.basics import (
@@ -268,3 +270,61 @@ def test_make_pr_widget_sliders_and_wiring(monkeypatch):
     assert calls[-1] == (0.5, "coco")
     c["AP method"].value = "voc07"
     assert calls[-1] == (0.5, "voc07")
+
+
+def test_real_widgets_run_their_callbacks_without_errors(caplog):
+    # ipywidgets logs (instead of raising) an exception raised inside the callback
+    img = np.zeros((40, 40, 3), np.uint8)
+    widgets = [
+        make_iou_widget(image=img),
+        make_nms_widget(img, torch.tensor(BOXES), torch.tensor(SCORES), labels=[0, 1, 0, 0]),
+        make_pr_widget(GT, DETS, SC),
+    ]
+    for w in widgets:
+        w.kwargs_widgets[0].value = (
+            w.kwargs_widgets[0].max if hasattr(w.kwargs_widgets[0], "max") else 0
+        )
+        w.update()
+    assert "Exception in interact callback" not in caplog.text
+
+
+def test_a_failing_callback_is_visible_in_the_log(caplog, monkeypatch):
+    # the check above relies on this: a callback error shows up in the log
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(basics, "iou_panel", boom)
+    make_iou_widget().update()
+    assert "Exception in interact callback" in caplog.text
+
+
+# ------------------------------------------------------------------------------ properties
+coord = st.floats(min_value=-100, max_value=100, allow_nan=False)
+size = st.floats(min_value=0, max_value=100, allow_nan=False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(coord, coord, size, size, coord, coord, size, size)
+def test_iou_panel_properties(x1, y1, w1, h1, x2, y2, w2, h2):
+    from dlcv_utils.boxes import box_iou
+
+    out = iou_panel(x1, y1, w1, h1, x2, y2, w2, h2)
+    swapped = iou_panel(x2, y2, w2, h2, x1, y1, w1, h1)
+    assert 0.0 <= out["iou"] <= 1.0
+    assert out["iou"] == pytest.approx(swapped["iou"], abs=1e-12)  # symmetric
+    assert out["intersection"] <= min(out["area1"], out["area2"]) + 1e-9
+    ref = box_iou(np.array([out["box1"]]), np.array([out["box2"]]))[0, 0]
+    assert out["iou"] == pytest.approx(ref, abs=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1))
+def test_nms_panel_monotone_in_the_confidence_threshold(t1, t2, iou_threshold):
+    low, high = sorted((t1, t2))
+    kept_low = set(nms_panel(BOXES, SCORES, low, iou_threshold).tolist())
+    kept_high = set(nms_panel(BOXES, SCORES, high, iou_threshold).tolist())
+    # raising the confidence threshold never brings back a box with a score above it...
+    assert all(SCORES[i] > high for i in kept_high)
+    # ...and every kept box above the higher threshold is also kept at the lower one here,
+    # because the boxes that could suppress it (same cluster, higher score) are the same
+    assert kept_high <= kept_low
