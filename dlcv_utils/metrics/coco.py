@@ -436,9 +436,10 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
     """
     T, R, A, M = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), len(AREA_RANGES), len(MAX_DETS)
     TA = T * A
-    precision = -np.ones((T, R, n_cat, A, M))
-    recall = -np.ones((T, n_cat, A, M))
-    scores = -np.ones((T, R, n_cat, A, M))
+    # filled as [M, K, T, A, R] (contiguous per category), transposed at the end
+    q_all = -np.ones((M, n_cat, T, A, R))
+    s_all = -np.ones((M, n_cat, T, A, R))
+    rc_all = -np.ones((M, n_cat, T, A))
     npig = np.zeros((n_cat, A), dtype=np.int64)
     for a in range(A):
         npig[:, a] = np.bincount(gt["cat"][gt["nonign"][:, a]], minlength=n_cat)
@@ -446,7 +447,7 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
     # pycocotools' order inside a category: per-image lists (score-sorted, image-id order)
     # concatenated, then a stable sort on -score. Detections are already sorted by
     # (category, image, rank), so one stable sort on (category, -score) reproduces it.
-    a_order = np.lexsort((-dt["score"], dt["cat"]))
+    a_order = np.argsort(dt["cat"] * dt["n_s"] + dt["srank"], kind="stable")
     pos_a = np.empty(n_det, dtype=np.int64)
     pos_a[a_order] = np.arange(n_det)
     col_a = np.tile(np.arange(A), T)  # column c = t * A + a
@@ -459,6 +460,9 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
         ((dtm | dig) & ~d_out[cand][:, None, :])[co].reshape(len(cand), TA).T
     )
     cand_b = np.searchsorted(dt["cat"][cand_a], np.arange(n_cat + 1))
+    # jmin[k][a, r]: smallest integer tp with tp / npig >= recThrs[r] (the same float
+    # division as pycocotools' rc), so "first index with rc >= thr" = "index of the
+    # jmin-th true positive"
     jmin = [
         np.stack(
             [
@@ -467,11 +471,12 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
                 )
                 for a in range(A)
             ]
-        )
+        )[col_a]
         if npig[k].any()
         else None
         for k in range(n_cat)
     ]
+    npig_col = np.maximum(npig, 1)[:, col_a]
     for m, max_det in enumerate(MAX_DETS):
         in_m = dt["rank"] < max_det
         in_m_a = in_m[a_order]
@@ -480,31 +485,33 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
         cat_start = np.searchsorted(dt["cat"][sub_order], np.arange(n_cat + 1))
         cand_in = in_m[cand_a]
         cand_p = posm[pos_a[cand_a]]
+        # in-range detections up to each position of the slice, per area range
+        inr_all = np.zeros((A, len(sub_order) + 1), dtype=np.int64)
+        np.cumsum(~d_out[sub_order].T, axis=1, out=inr_all[:, 1:])
+        score_m = dt["score"][sub_order]
         for k in range(n_cat):
             if jmin[k] is None:
                 continue
-            valid_a = npig[k] > 0
-            n = int(cat_start[k + 1] - cat_start[k])
+            cs, n = int(cat_start[k]), int(cat_start[k + 1] - cat_start[k])
             if n == 0:
-                recall[:, k, valid_a, m] = 0
-                precision[:, :, k, valid_a, m] = 0
-                scores[:, :, k, valid_a, m] = 0
+                q_all[m, k] = 0
+                s_all[m, k] = 0
+                rc_all[m, k] = 0
                 continue
-            sub = sub_order[cat_start[k] : cat_start[k + 1]]
             cols = np.arange(cand_b[k], cand_b[k + 1])
             if max_det < MAX_DETS[-1]:
                 cols = cols[cand_in[cols]]
             c, i = np.nonzero(tp_f[:, cols])  # sorted by (column, position)
-            p = cand_p[cols[i]] - cat_start[k]
+            p = cand_p[cols[i]] - cs
             mc, i = np.nonzero(mm_f[:, cols])
-            mp = cand_p[cols[i]] - cat_start[k]
+            mp = cand_p[cols[i]] - cs
             # false positives up to each TP: in-range dets minus matched in-range dets
-            inr = np.cumsum(~d_out[sub], axis=0)  # [n, A]
             mkey = mc * (n + 1) + mp
             mcount = np.searchsorted(mkey, c * (n + 1) + p, side="right") - np.searchsorted(
                 mkey, c * (n + 1), side="left"
             )
-            fp = (inr[p, col_a[c]] - mcount).astype(np.float64)
+            a_c = col_a[c]
+            fp = (inr_all[a_c, cs + p + 1] - inr_all[a_c, cs] - mcount).astype(np.float64)
             ntp = np.bincount(c, minlength=TA)
             j0 = np.arange(len(c)) - (np.cumsum(ntp) - ntp)[c]
             j = (j0 + 1).astype(np.float64)
@@ -515,18 +522,20 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
             env = np.maximum.accumulate(env[:, ::-1], axis=1)[:, ::-1]
             tpos = np.zeros((TA, width), dtype=np.int64)
             tpos[c, j0] = p
-            jm = np.stack([jmin[k][a] for a in col_a])  # [TA, R]
+            jm = jmin[k]  # [TA, R]
             ok = jm <= ntp[:, None]
             idx = np.clip(jm - 1, 0, width - 1)
-            q = np.where(ok, np.take_along_axis(env, idx, axis=1), 0.0)
+            q_all[m, k] = np.where(ok, np.take_along_axis(env, idx, axis=1), 0.0).reshape(T, A, R)
             spos = np.where(jm == 0, 0, np.take_along_axis(tpos, idx, axis=1))
-            ss = np.where(ok, dt["score"][sub][spos], 0.0)
-            rc = (ntp / np.maximum(npig[k], 1)[col_a]).reshape(T, A)
-            q, ss = q.reshape(T, A, R), ss.reshape(T, A, R)
-            for a in np.flatnonzero(valid_a):
-                precision[:, :, k, a, m] = q[:, a, :]
-                scores[:, :, k, a, m] = ss[:, a, :]
-                recall[:, k, a, m] = rc[:, a]
+            s_all[m, k] = np.where(ok, score_m[cs + spos], 0.0).reshape(T, A, R)
+            rc_all[m, k] = (ntp / npig_col[k]).reshape(T, A)
+    no_gt = npig == 0  # [K, A]: slices without ground truth stay -1
+    q_all[np.broadcast_to(no_gt[None, :, None, :, None], q_all.shape)] = -1
+    s_all[np.broadcast_to(no_gt[None, :, None, :, None], s_all.shape)] = -1
+    rc_all[np.broadcast_to(no_gt[None, :, None, :], rc_all.shape)] = -1
+    precision = np.ascontiguousarray(q_all.transpose(2, 4, 1, 3, 0))
+    scores = np.ascontiguousarray(s_all.transpose(2, 4, 1, 3, 0))
+    recall = np.ascontiguousarray(rc_all.transpose(2, 1, 3, 0))
     return precision, recall, scores
 
 
@@ -635,7 +644,12 @@ def coco_evaluate(coco_gt, detections, iou_type: str = "bbox") -> dict[str, Any]
     }
 
     # detections: sorted by (category, image, -score) stably, cut to maxDets[-1] per group
-    d_order = np.lexsort((-dt["score"], dt["img"], dt["cat"]))
+    # (one stable argsort of an exact integer key: equal scores get equal ranks)
+    _, srank = np.unique(-dt["score"], return_inverse=True)
+    n_s = int(srank.max()) + 1 if len(srank) else 1
+    d_order = np.argsort(
+        (dt["cat"] * max(n_img, 1) + dt["img"]) * n_s + srank.reshape(-1), kind="stable"
+    )
     dkey = dt["cat"][d_order] * max(n_img, 1) + dt["img"][d_order]
     rank = _group_rank(dkey)
     keep = rank < MAX_DETS[-1]
@@ -646,6 +660,8 @@ def coco_evaluate(coco_gt, detections, iou_type: str = "bbox") -> dict[str, Any]
         "score": dt["score"][d_order],
         "area": dt["area"][d_order],
         "rank": rank,
+        "srank": srank.reshape(-1)[d_order],
+        "n_s": n_s,
         "key": dkey,
         "order": d_order,
         "rle": dt.get("rle"),
