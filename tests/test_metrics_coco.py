@@ -139,6 +139,15 @@ def test_random_conformance_many_detections_per_image(seed):
     assert_conforms(gt, dets)
 
 
+def test_conformance_with_tiny_pair_chunks(monkeypatch):
+    # the IoU pairs are computed in chunks to bound memory: chunk boundaries must not matter
+    import dlcv_utils.metrics.coco as coco_module
+
+    gt, dets = random_case(55, n_img=6, n_cat=2, max_dt=60)
+    monkeypatch.setattr(coco_module, "_PAIR_CHUNK", 7)
+    assert_conforms(gt, dets)
+
+
 # ----------------------------------------------------------------------------- hand-made cases
 def test_hand_computed_recall_threshold_quirk():
     # 10 objects; ranking TP x7, FP, TP. Recall 0.7 after 7 TPs, but pycocotools' recall

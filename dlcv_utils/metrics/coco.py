@@ -66,7 +66,7 @@ AREA_LABELS = ("all", "small", "medium", "large")
 STAT_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
 _IOU_TYPES = ("bbox", "segm")
-_PAIR_CHUNK = 1 << 20  # candidate (detection, ground truth) pairs per IoU chunk
+_PAIR_CHUNK = 1 << 18  # (detection, ground truth) pairs per IoU chunk (bounds memory)
 
 
 # ----------------------------------------------------------------------------- input parsing
@@ -401,7 +401,7 @@ def _match(n_det, pd, pg, piou, dkey, gt_nonign, gt_crowd, gt_id_nonzero):
     bounds = np.searchsorted(pcr, np.arange(int(pcr[-1]) + 2))
     big = int(np.max(np.bincount(pd))) + 1
     thr = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)
-    nonign_i = gt_nonign.astype(np.int64) * big
+    nonign_i = gt_nonign.astype(np.int32) * np.int32(big)
     for r in range(len(bounds) - 1):
         s, e = bounds[r], bounds[r + 1]
         bd, bg, biou = pd[s:e], pg[s:e], piou[s:e]
@@ -414,7 +414,7 @@ def _match(n_det, pd, pg, piou, dkey, gt_nonign, gt_crowd, gt_id_nonzero):
         valid = (biou[:, None] >= thr[None, :])[:, :, None] & (
             ~matched[bg] | gt_crowd[bg][:, None, None]
         )
-        val = np.where(valid, (nonign_i[bg] + (pos + 1)[:, None])[:, None, :], 0)
+        val = np.where(valid, (nonign_i[bg] + (pos + 1).astype(np.int32)[:, None])[:, None, :], 0)
         best = np.maximum.reduceat(val, seg, axis=0)
         di, ti, ai = np.nonzero(best)
         g = bg[seg[di] + (best[di, ti, ai] - 1) % big]
