@@ -80,7 +80,13 @@ show_image(
     ax=axes[2],
     title="detection:\nevery object: box + class",
 )
-show_image(astronaut, masks=suit[None], ax=axes[3], title="segmentation:\na class for every pixel")
+show_image(
+    astronaut,
+    masks=suit[None],
+    colors="cyan",
+    ax=axes[3],
+    title="segmentation:\na class for every pixel",
+)
 plt.show()
 
 # %% [markdown]
