@@ -198,3 +198,8 @@ def test_guard_precision_recall_curve():
         precision_recall_curve([0.1], [True], 1.5)
     with pytest.raises(TypeError, match="tp must be boolean"):
         precision_recall_curve([0.1], [0.5], 1)
+
+
+def test_guard_ignored_type():
+    with pytest.raises(TypeError, match="ignored must be boolean"):
+        precision_recall_curve([0.1], [True], 1, ignored=["yes"])

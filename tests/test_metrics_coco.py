@@ -469,3 +469,33 @@ def test_guard_duplicate_ids_and_bad_iscrowd():
     gt["annotations"][0]["iscrowd"] = 2
     with pytest.raises(ValueError, match="iscrowd must be 0 or 1"):
         coco_evaluate(gt, dets)
+
+
+def test_guard_more_annotation_fields():
+    gt, dets = _valid()
+    with pytest.raises(TypeError, match=r"detections bbox must hold numbers"):
+        coco_evaluate(gt, [det(["0", "0", "1", "1"], 0.5)])
+    gt["annotations"][0]["area"] = -5.0
+    with pytest.raises(ValueError, match=r"area must be >= 0, got -5.0"):
+        coco_evaluate(gt, dets)
+    gt, dets = _valid()
+    gt["annotations"][0]["category_id"] = 42
+    with pytest.raises(ValueError, match=r"annotations'\] category_id\[0\] = 42"):
+        coco_evaluate(gt, dets)
+
+
+def test_guard_segm_inputs():
+    gt, dets = _segm_case(0)
+    del gt["images"][0]["height"]
+    with pytest.raises(ValueError, match="needs height and width"):
+        coco_evaluate(gt, dets, "segm")
+    gt, dets = _segm_case(0)
+    del gt["annotations"][0]["segmentation"]
+    with pytest.raises(ValueError, match=r"annotations'\]\[0\] is missing key 'segmentation'"):
+        coco_evaluate(gt, dets, "segm")
+    gt, dets = _segm_case(0)
+    dets[0]["segmentation"] = 17
+    with pytest.raises(
+        ValueError, match=r"detections\[0\] segmentation must be polygons or an RLE"
+    ):
+        coco_evaluate(gt, dets, "segm")

@@ -291,3 +291,20 @@ def test_evaluate_voc_guards():
         evaluate_voc(gts, [[0, 0, 10, 10]])
     with pytest.raises(TypeError, match="ground_truths must be a list of ImageAnn"):
         evaluate_voc("gt.json", [ok])
+
+
+def test_more_type_guards():
+    with pytest.raises(TypeError, match="iou_threshold must be a float"):
+        match_detections([[0, 0, 1, 1]], [0.5], [[0, 0, 1, 1]], iou_threshold="0.5")
+    with pytest.raises(TypeError, match="det_scores must be numeric"):
+        match_detections([[0, 0, 1, 1]], ["high"], [[0, 0, 1, 1]])
+    gts = [ImageAnn("a.jpg", 50, 50, [ObjectAnn("cat", (0, 0, 10, 10))])]
+    ok = {"boxes": [[0, 0, 10, 10]], "scores": [0.5], "labels": ["cat"]}
+    with pytest.raises(TypeError, match=r"scores'\] must be numbers"):
+        evaluate_voc(gts, [{**ok, "scores": ["x"]}])
+    with pytest.raises(TypeError, match="labels must be class names or integer indices"):
+        evaluate_voc(gts, [{**ok, "labels": [0.5]}])
+    with pytest.raises(TypeError, match="detections must be a list of dicts"):
+        evaluate_voc(gts, {"boxes": []})
+    with pytest.raises(TypeError, match="iou_threshold must be a float"):
+        evaluate_voc(gts, [ok], iou_threshold=None)

@@ -29,6 +29,19 @@ area ``w * h``; a missing ``iscrowd`` means 0. Detections for an image or catego
 in ``coco_gt`` raise ``ValueError`` (pycocotools asserts on images and silently drops unknown
 categories).
 
+Stricter than pycocotools (it would silently drop or mis-handle these): ground-truth
+annotations whose image or category is not listed, and duplicate annotation ids, raise
+``ValueError``. Only pycocotools' default ``Params`` are supported (10 IoU thresholds, 101
+recall thresholds, maxDets 1/10/100, the 4 COCO area ranges).
+
+How it stays fast with numpy only: (1) IoU is computed once, for the (detection, ground truth)
+pairs of the same image and category, in chunks, and only pairs with IoU >= 0.5 are kept (no
+other pair can ever match); (2) the greedy matching walks the detection ranks (at most 100),
+handling every (image, category) group, IoU threshold and area range of that rank in one
+vectorised step; (3) accumulation needs only the sparse matched detections: precision can only
+rise at a true positive, so the envelope is evaluated at true positives, and the false
+positives before a true positive are "in-range detections minus matched in-range detections".
+
 For ``iou_type="segm"`` masks are compared with ``pycocotools.mask.iou``. As in
 pycocotools' ``loadRes``, when the results carry a ``bbox`` the detection area used for the area
 ranges is the box area ``w * h``; otherwise it is the mask area.
@@ -230,7 +243,10 @@ def _parse_gt(coco_gt: dict, iou_type: str) -> dict[str, Any]:
             if "segmentation" not in a:
                 raise ValueError(f"{where}[{i}] is missing key 'segmentation'")
             h, w = hw[int(a["image_id"])]
-            rles.append(_to_rle(a["segmentation"], h, w, mask_utils))
+            try:
+                rles.append(_to_rle(a["segmentation"], h, w, mask_utils))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{where}[{i}] {exc}") from None
         out["rle"] = rles
         out["hw"] = hw
     return out
@@ -241,7 +257,9 @@ def _to_rle(segm, h, w, mask_utils):
         return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
     if isinstance(segm, dict) and isinstance(segm.get("counts"), list):
         return mask_utils.frPyObjects(segm, h, w)
-    return segm
+    if isinstance(segm, dict) and "counts" in segm and "size" in segm:
+        return segm
+    raise ValueError(f"segmentation must be polygons or an RLE dict, got {segm!r:.80}")
 
 
 def _parse_dt(dets: list, gt: dict[str, Any], iou_type: str) -> dict[str, Any]:
