@@ -7,7 +7,6 @@ reach the lessons: no progress bars (tqdm writes to stderr, which nbval compares
 import os
 
 os.environ.setdefault("TQDM_DISABLE", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
 

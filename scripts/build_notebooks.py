@@ -73,18 +73,23 @@ def assemble(src: Path):
 
 
 def build(src: Path, execute: bool = True) -> Path:
+    """Assemble (and execute) one lesson; the notebook is written only if every cell ran."""
+    import tempfile
+
     nb = assemble(src)
     out = NOTEBOOKS / (src.stem + ".ipynb")
     NOTEBOOKS.mkdir(exist_ok=True)
-    nbformat.write(nb, out)
     if execute:
-        env = {"DLCV_DEVICE": "cpu", "TQDM_DISABLE": "1", "DLCV_REPORT": ""}
-        nb, failed, error = execute_notebook(out, None, env=env, cwd=NOTEBOOKS)
+        with tempfile.TemporaryDirectory() as tmp:
+            draft = Path(tmp) / out.name
+            nbformat.write(nb, draft)
+            env = {"DLCV_DEVICE": "cpu", "TQDM_DISABLE": "1", "DLCV_REPORT": ""}
+            nb, failed, error = execute_notebook(draft, None, env=env, cwd=NOTEBOOKS)
         if failed is not None:
-            raise SystemExit(f"{src.name}: cell {failed} failed: {error}")
+            raise SystemExit(f"{src.name}: cell {failed} failed: {error} ({out.name} left unchanged)")
         for cell in nb.cells:
             cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
-        nbformat.write(nb, out)
+    nbformat.write(nb, out)
     return out
 
 
