@@ -45,6 +45,7 @@ __all__ = [
     "ROI_HEADS",
     "RPN_HEADS",
     "Registry",
+    "bench_config_detector",
     "build_detector",
     "config_to_str",
     "count_parameters",
@@ -448,6 +449,49 @@ def MobileNetV3(
     return _backbone_module()(features[0], stages, channels, [4, 8, 16, 32], idx, frozen_stages)
 
 
+@BACKBONES.register()
+def TinyNet(
+    widths: Sequence[int] = (32, 64, 128, 256),
+    out_indices: Sequence[int] = (0, 1, 2, 3),
+    norm: str = "BN",
+    frozen_stages: int = -1,
+):
+    """A small plain CNN (two 3x3 conv-norm-ReLU per stage) with strides 4, 8, 16, 32.
+
+    Trains from scratch on the 128-px shapes images in CPU minutes, where a ResNet-18 needs a GPU.
+
+    Args:
+        widths: channels of the four stages (the stem has ``widths[0]``).
+        out_indices: which stages to return (0 = stride 4 ... 3 = stride 32).
+        norm: ``"BN"``, ``"GN"`` or ``"FrozenBN"``.
+        frozen_stages: freeze the stem and stages ``0..frozen_stages``.
+
+    Example:
+        >>> net = BACKBONES.build(dict(type="TinyNet", widths=(8, 16, 32, 64)))
+        >>> net.out_channels_list, net.strides
+        ([8, 16, 32, 64], [4, 8, 16, 32])
+    """
+    import torch
+
+    widths = [int(w) for w in widths]
+    if len(widths) != 4 or min(widths) < 1:
+        raise ValueError(f"widths must be 4 positive ints, got {widths!r}")
+    idx = _check_out_indices(out_indices, 4)
+    make_norm = _norm_layer(norm)
+
+    def conv(cin, cout, stride):
+        return torch.nn.Sequential(
+            torch.nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+            make_norm(cout),
+            torch.nn.ReLU(inplace=True),
+        )
+
+    stem = conv(3, widths[0], 2)
+    cins = [widths[0], *widths[:-1]]
+    stages = [torch.nn.Sequential(conv(ci, co, 2), conv(co, co, 1)) for ci, co in zip(cins, widths)]
+    return _backbone_module()(stem, stages, widths, [4, 8, 16, 32], idx, frozen_stages)
+
+
 # ----------------------------------------------------------------------------- necks
 
 
@@ -572,6 +616,7 @@ def StandardRoIHead(
     num_classes: int,
     roi_output_size: int = 7,
     sampling_ratio: int = 2,
+    canonical_scale: int = 224,
     representation_size: int = 1024,
     fg_iou_thresh: float = 0.5,
     bg_iou_thresh: float = 0.5,
@@ -585,6 +630,8 @@ def StandardRoIHead(
 
     ``num_classes`` counts object classes only (MMDetection's convention); the predictor gets
     ``num_classes + 1`` outputs, index 0 being background (torchvision's convention).
+    An RoI of side ``s`` pools from pyramid level ``floor(4 + log2(s / canonical_scale))``
+    (clamped to the levels there are; eq. 1 of the FPN paper).
 
     Example:
         >>> roi = ROI_HEADS.build(dict(type="StandardRoIHead", num_classes=5, representation_size=32),
@@ -601,7 +648,10 @@ def StandardRoIHead(
             f"num_classes must be a positive int (object classes, no background), got {num_classes!r}"
         )
     pool = MultiScaleRoIAlign(
-        list(featmap_names), output_size=roi_output_size, sampling_ratio=sampling_ratio
+        list(featmap_names),
+        output_size=roi_output_size,
+        sampling_ratio=sampling_ratio,
+        canonical_scale=canonical_scale,
     )
     head = TwoMLPHead(in_channels * roi_output_size**2, representation_size)
     predictor = FastRCNNPredictor(representation_size, num_classes + 1)
@@ -708,6 +758,29 @@ CONFIGS: dict[str, dict] = {
             batch_size_per_image=128,
         ),
     ),
+    # the same detector on a small plain CNN: what trains from scratch in CPU minutes
+    "faster_rcnn_tiny_fpn": dict(
+        type="FasterRCNN",
+        data_preprocessor=dict(min_size=128, max_size=128),
+        backbone=dict(type="TinyNet", widths=(32, 64, 128, 256), out_indices=(0, 1, 2, 3)),
+        neck=dict(type="FPN", out_channels=64, extra_pool=True),
+        rpn_head=dict(
+            type="RPNHead",
+            anchor_sizes=((8,), (16,), (32,), (64,), (128,)),
+            aspect_ratios=(0.5, 1.0, 2.0),
+            pre_nms_top_n_train=300,
+            pre_nms_top_n_test=300,
+            post_nms_top_n_train=200,
+            post_nms_top_n_test=100,
+        ),
+        roi_head=dict(
+            type="StandardRoIHead",
+            num_classes=5,
+            representation_size=256,
+            batch_size_per_image=64,
+            sampling_ratio=1,  # RoIAlign's backward is the slowest op on a CPU
+        ),
+    ),
     # MobileNetV3-large, no neck: a single stride-16 map, as in the original (C4) Faster R-CNN
     "faster_rcnn_mnv3_c4": dict(
         type="FasterRCNN",
@@ -748,3 +821,62 @@ def get_config(name: str) -> dict:
             f"unknown config {name!r}{_close(str(name), CONFIGS)}; available: {sorted(CONFIGS)}"
         )
     return copy.deepcopy(CONFIGS[name])
+
+
+# ----------------------------------------------------------------------------- benchmark
+
+
+def bench_config_detector(device: str = "cpu") -> dict:
+    """Train and evaluate lesson 06's config-built detector with the lesson's settings.
+
+    Builds ``LESSON_SETTINGS["06"]``'s config (the ResNet-18 + FPN Faster R-CNN), trains it on
+    the shapes train split with :func:`dlcv_utils.engine.fit` and evaluates it on the val split
+    (used by ``benchmarks/bench_detectors.py``; takes minutes, so no doctest).
+
+    Returns:
+        ``dict(model=..., train_s=..., map50=..., map=..., infer_ms=...)``: training wall time
+        in seconds, val mAP@0.5 and mAP@[.5:.95], and model forward time per image in ms.
+    """
+    import torch
+
+    from dlcv_utils.datasets.shapes import SHAPE_CLASSES, ShapesDetection, collate_fn
+    from dlcv_utils.engine import evaluate_detector, fit
+    from dlcv_utils.settings import lesson_settings, setup
+
+    dev = setup(seed=0, device=device)
+    cfg = lesson_settings("06", dev)
+    train_set = ShapesDetection("train", n=cfg.n_train, image_size=cfg.image_size)
+    val_set = ShapesDetection("val", n=cfg.n_val, image_size=cfg.image_size)
+    train_loader = torch.utils.data.DataLoader(
+        train_set,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        collate_fn=collate_fn,
+        generator=torch.Generator().manual_seed(0),
+    )
+    val_loader = torch.utils.data.DataLoader(val_set, batch_size=16, collate_fn=collate_fn)
+    model_cfg = get_config(cfg.config)
+    model_cfg["data_preprocessor"].update(min_size=cfg.image_size, max_size=cfg.image_size)
+    torch.manual_seed(0)
+    model = build_detector(model_cfg)
+    history = fit(
+        model,
+        train_loader,
+        epochs=cfg.epochs,
+        optimizer=cfg.optimizer,
+        lr=cfg.lr,
+        device=dev,
+        warmup_iters=cfg.warmup_iters,
+        grad_clip=10.0,
+        seed=0,
+        max_seconds=cfg.max_train_seconds,
+        progress=False,
+    )
+    metrics = evaluate_detector(model, val_loader, dev, class_names=SHAPE_CLASSES)
+    return dict(
+        model=f"Faster R-CNN from config ({cfg.config})",
+        train_s=float(history.train_seconds),
+        map50=float(metrics["map50"]),
+        map=float(metrics["map"]),
+        infer_ms=1000.0 * float(metrics["seconds_per_image"]),
+    )

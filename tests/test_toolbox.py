@@ -219,7 +219,7 @@ def test_count_parameters():
 
 # ----------------------------------------------------------------------------- parts and detectors
 def test_registries_hold_the_parts():
-    assert {"ResNet", "MobileNetV3"} <= set(BACKBONES.keys())
+    assert BACKBONES.keys() == ["MobileNetV3", "ResNet", "TinyNet"]
     assert NECKS.keys() == ["FPN"] and RPN_HEADS.keys() == ["RPNHead"]
     assert ROI_HEADS.keys() == ["StandardRoIHead"] and DETECTORS.keys() == ["FasterRCNN"]
 
@@ -233,6 +233,15 @@ def test_resnet_backbone_strides_and_channels(depth, channels):
     assert net.strides == [4, 8, 16, 32] and net.out_channels_list == channels
     assert [tuple(v.shape) for v in out.values()] == [
         (1, c, 64 // s, 64 // s) for c, s in zip(channels, net.strides)
+    ]
+
+
+def test_tinynet_backbone_strides_and_widths():
+    net = BACKBONES.build(dict(type="TinyNet", widths=(4, 8, 12, 16), out_indices=(1, 3)))
+    out = net(torch.zeros(2, 3, 64, 64))
+    assert [tuple(v.shape) for v in out.values()] == [
+        (2, 8, 64 // 8, 64 // 8),
+        (2, 16, 64 // 32, 64 // 32),
     ]
 
 
@@ -262,6 +271,10 @@ def test_frozen_stages_freeze_stem_and_early_stages():
             "norm must be 'BN', 'GN' or 'FrozenBN', got 'LN'",
         ),
         (dict(type="MobileNetV3", arch="medium"), "arch must be 'large' or 'small'"),
+        (
+            dict(type="TinyNet", widths=(8, 16, 32)),
+            r"widths must be 4 positive ints, got \[8, 16, 32\]",
+        ),
     ],
 )
 def test_backbone_argument_errors(cfg, match):

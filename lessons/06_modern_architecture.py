@@ -1,0 +1,564 @@
+# %% [markdown]
+# # Lesson 06 — The modern detector: backbone, neck, head, and config-driven toolboxes
+#
+# Every detector since Faster R-CNN is built from the same three parts: a **backbone**
+# (백본, feature extractor) that turns the image into feature maps, a **neck** (넥) that mixes
+# those maps into a pyramid, and **heads** (헤드) that predict classes and boxes from it. In this
+# lesson we look at the feature maps a backbone produces, build a Feature Pyramid Network (FPN)
+# ourselves and check it against torchvision, see why small objects need it, and then assemble
+# whole detectors from *configs* the way MMDetection and Detectron2 do, with a small registry
+# of our own. We finish by training one config-built detector on the shapes data.
+
+# %%
+import time
+from collections import OrderedDict
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from dlcv_utils.plotting import detector_diagram, show_image
+from dlcv_utils.settings import lesson_settings, setup
+
+device = setup(seed=0)
+cfg = lesson_settings("06", device)
+print(f"device: {device.type}, image size {cfg.image_size}, train images {cfg.n_train}")
+
+# %% [markdown]
+# ## 1. Three parts
+# The backbone is an image classifier with its classification layer cut off (ResNet, VGG,
+# MobileNet...). Going deeper, its feature maps get *coarser* (each cell covers more pixels)
+# and *more semantic* (they respond to whole shapes rather than edges). The neck combines maps
+# of several depths, so every level of its output is both fine and semantic. The heads run on
+# each level: a dense head (the RPN of Faster R-CNN, or the only head of a one-stage detector)
+# scores every anchor position, and the RoI head classifies and refines the proposals.
+
+# %%
+ax = detector_diagram()
+plt.show()
+
+# %% [markdown]
+# ## 2. Backbone feature maps at several strides
+# The **stride** (스트라이드) of a feature map is how many input pixels one of its cells steps
+# over. torchvision's `create_feature_extractor` returns the output of any named layer of a
+# model, here the four stages of a ResNet-18 (random weights: we work offline, and only the
+# shapes matter for now).
+
+# %%
+from torchvision.models.feature_extraction import create_feature_extractor
+
+from dlcv_utils.datasets.shapes import SHAPE_CLASSES, ShapesDetection, collate_fn
+
+val_set = ShapesDetection("val", n=cfg.n_val, image_size=cfg.image_size)
+image, target = val_set[0]
+
+resnet = torchvision.models.resnet18(weights=None).eval()
+extractor = create_feature_extractor(
+    resnet, return_nodes={"layer1": "C2", "layer2": "C3", "layer3": "C4", "layer4": "C5"}
+)
+with torch.no_grad():
+    feats = extractor(image[None])
+print(f"input {tuple(image.shape)}")
+for name, f in feats.items():
+    stride = image.shape[-1] // f.shape[-1]
+    print(f"{name}: {tuple(f.shape[1:])}  stride {stride:2d}  one cell = {stride}x{stride} px")
+
+# %% [markdown]
+# Each level halves the resolution and doubles the channels. On a 128-pixel image the last
+# map, C5, is only 4 × 4 cells: a shape of 12 pixels occupies a fraction of one cell.
+
+# %%
+fig, axes = plt.subplots(1, 5, figsize=(15, 3))
+show_image(image, boxes=target["boxes"], ax=axes[0], title="input")
+for ax, (name, f) in zip(axes[1:], feats.items()):
+    ax.imshow(f[0].abs().mean(0), cmap="magma")
+    ax.set_title(f"{name}: {f.shape[-2]}x{f.shape[-1]}")
+    ax.set_axis_off()
+plt.show()
+
+# %% [markdown]
+# ## 3. Why small objects need the neck
+# A detector predicts from the cells of a feature map, so its stride sets how finely it can
+# place boxes and how many objects it can tell apart: two shapes whose centres fall in the same
+# cell have to be told apart by the same handful of anchors. Deep maps also have huge
+# receptive fields, so a small object is a tiny part of what a deep cell "sees". Let us measure
+# the shapes validation set against the strides.
+
+# %%
+sizes, same_cell = [], {4: 0, 8: 0, 16: 0, 32: 0}
+n_objects = 0
+for i in range(len(val_set)):
+    boxes = val_set[i][1]["boxes"]
+    side = torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    sizes.append(side)
+    n_objects += len(boxes)
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    for stride in same_cell:
+        cells = (centres // stride).long()
+        cell_id = cells[:, 1] * (cfg.image_size // stride + 1) + cells[:, 0]
+        same_cell[stride] += len(cell_id) - len(torch.unique(cell_id))
+sizes = torch.cat(sizes)
+print(
+    f"{n_objects} objects in {len(val_set)} val images; longest side {sizes.min():.0f}..{sizes.max():.0f} px"
+)
+for stride in (8, 16, 32):
+    print(f"smaller than one stride-{stride:2d} cell: {(sizes < stride).float().mean():6.1%}")
+for stride, n in same_cell.items():
+    print(f"stride {stride:2d}: {n:3d} objects share their centre cell with another object")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.hist(sizes.numpy(), bins=30, color="0.6")
+for stride, c in zip((4, 8, 16, 32), ("C0", "C1", "C2", "C3")):
+    ax.axvline(stride, color=c, ls="--", label=f"stride {stride}")
+ax.set_xlabel("longest side of the object (px)")
+ax.set_ylabel("objects")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Most shapes are smaller than a stride-32 cell, and at stride 32 many share a cell with a
+# neighbour; at stride 8 almost none do. But the stride-8 map (C3) is shallow: it has seen only
+# a small patch and knows edges and corners rather than "star". The FPN (Lin et al., 2017)
+# gives the fine levels the semantics of the deep ones.
+#
+# ## 4. The Feature Pyramid Network, built in cells
+# Three ingredients:
+# 1. **lateral** 1 × 1 convolutions bring every backbone map to the same number of channels;
+# 2. a **top-down path** starts from the deepest map, upsamples it ×2 (nearest neighbour) and
+#    adds the lateral map of the next finer level, and so on down to the finest level;
+# 3. a 3 × 3 **smoothing** convolution on each sum removes the blockiness of the upsampling.
+#
+# Faster R-CNN with FPN adds one more level, "pool", by subsampling the coarsest output with
+# stride 2, for the largest anchors.
+
+
+# %%
+class MyFPN(nn.Module):
+    def __init__(self, in_channels_list, out_channels):
+        super().__init__()
+        self.lateral = nn.ModuleList(nn.Conv2d(c, out_channels, 1) for c in in_channels_list)
+        self.smooth = nn.ModuleList(
+            nn.Conv2d(out_channels, out_channels, 3, padding=1) for _ in in_channels_list
+        )
+
+    def forward(self, feats):  # feats: ordered dict, finest level first
+        names, xs = list(feats), list(feats.values())
+        top = self.lateral[-1](xs[-1])
+        outs = [self.smooth[-1](top)]
+        for i in range(len(xs) - 2, -1, -1):  # coarse to fine
+            lateral = self.lateral[i](xs[i])
+            top = lateral + F.interpolate(top, size=lateral.shape[-2:], mode="nearest")
+            outs.insert(0, self.smooth[i](top))
+        outs.append(F.max_pool2d(outs[-1], kernel_size=1, stride=2))  # the extra "pool" level
+        return OrderedDict(zip([*names, "pool"], outs))
+
+
+# %% [markdown]
+# torchvision's `FeaturePyramidNetwork` is the reference. We copy its weights into ours
+# (its laterals are `inner_blocks`, its smoothing convolutions `layer_blocks`) and compare
+# every output level.
+
+# %%
+from torchvision.ops import FeaturePyramidNetwork
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+in_channels = [f.shape[1] for f in feats.values()]
+reference = FeaturePyramidNetwork(in_channels, 64, extra_blocks=LastLevelMaxPool()).eval()
+mine = MyFPN(in_channels, 64).eval()
+with torch.no_grad():
+    for i in range(len(in_channels)):
+        mine.lateral[i].load_state_dict(reference.inner_blocks[i][0].state_dict())
+        mine.smooth[i].load_state_dict(reference.layer_blocks[i][0].state_dict())
+    ours, theirs = mine(feats), reference(feats)
+assert list(ours) == list(theirs)
+for name in theirs:
+    torch.testing.assert_close(ours[name], theirs[name])
+    print(f"{name:>4}: {tuple(ours[name].shape[1:])}  matches torchvision")
+
+# %% [markdown]
+# The same module lives in the package as `dlcv_utils.fpn.FPN`, with torchvision's parameter
+# names, so a torchvision state dict loads straight into it. That is the neck our toolbox uses.
+
+# %%
+from dlcv_utils.fpn import FPN
+
+package_fpn = FPN(in_channels, 64, extra_pool=True).eval()
+package_fpn.load_state_dict(reference.state_dict())
+with torch.no_grad():
+    for name, value in package_fpn(feats).items():
+        torch.testing.assert_close(value, theirs[name])
+print("dlcv_utils.fpn.FPN == torchvision FeaturePyramidNetwork")
+
+# %% [markdown]
+# Every level of the pyramid now has 64 channels, so **one** head can run on all of them.
+# The picture shows the top-down path at work: P2 (stride 4) carries the coarse pattern of P5
+# on top of its own fine detail. (Random weights still; we look at trained ones in section 8.)
+
+# %%
+fig, axes = plt.subplots(1, 5, figsize=(15, 3))
+for ax, (name, f) in zip(axes, ours.items()):
+    ax.imshow(f[0].abs().mean(0), cmap="viridis")
+    level = "P6 (pool)" if name == "pool" else name.replace("C", "P")
+    ax.set_title(f"{level}: {f.shape[-2]}x{f.shape[-1]}")
+    ax.set_axis_off()
+plt.show()
+
+# %% [markdown]
+# ## 5. Heads on a pyramid
+# * The **RPN head** (dense head) is a 3 × 3 conv followed by two 1 × 1 convs (objectness and
+#   box deltas per anchor). Its weights are **shared** by all levels; each level gets anchors of
+#   one size matched to its stride (e.g. 8 px at stride 4 ... 128 px at stride 64), with the
+#   same aspect ratios everywhere.
+# * The **RoI head** pools each proposal from *one* level, chosen by the proposal's size:
+#   level $k = \lfloor 4 + \log_2(\sqrt{wh}/224) \rfloor$, clamped to the levels there are
+#   (eq. 1 of the FPN paper): a 224-px box pools from P4, one half that size from P3. Then a
+#   two-layer MLP and two linear layers give class scores and per-class box deltas.
+#
+# We check that rule against the one inside torchvision's `MultiScaleRoIAlign`.
+
+# %%
+from torchvision.ops.poolers import initLevelMapper
+
+
+def fpn_level(boxes, k_min=2, k_max=5, canonical_scale=224, canonical_level=4):
+    side = torch.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
+    k = torch.floor(canonical_level + torch.log2(side / canonical_scale) + 1e-6)
+    return k.clamp(k_min, k_max).long()
+
+
+test_boxes = torch.tensor([[0, 0, s, s] for s in (12, 60, 112, 224, 448, 900)], dtype=torch.float)
+ours_k = fpn_level(test_boxes)
+torch.testing.assert_close(ours_k - 2, initLevelMapper(2, 5)([test_boxes]))
+for s, k in zip((12, 60, 112, 224, 448, 900), ours_k.tolist()):
+    print(f"RoI {s:3d} px -> P{k}")
+zeros = torch.zeros_like(sizes)
+val_levels = fpn_level(torch.stack([zeros, zeros, sizes, sizes], dim=1))  # squares of that side
+print(f"shapes val objects pooled from P2: {(val_levels == 2).float().mean():.1%}")
+
+# %% [markdown]
+# The canonical 224 px was chosen for ImageNet-sized objects in 800-px COCO images. Our shapes
+# are so small that the RoI head pools them all from P2, which is exactly why P2 must carry
+# semantics: without the top-down path it would be a shallow, edge-level map. (`canonical_scale`
+# is one key of the RoI head config below, should you want to move them up the pyramid.)
+#
+# ## 6. Config-driven toolboxes
+# **MMDetection** (OpenMMLab) and **Detectron2** (Meta AI) are the two big open detection
+# toolboxes. Neither asks you to write a model: you write a **config**, a nested dictionary in
+# which every part names its implementation with a `type` key, and the toolbox builds it. In
+# MMDetection the model part of a Faster R-CNN config has `backbone`, `neck`, `rpn_head` and
+# `roi_head` blocks; adapting it to a new dataset is mostly changing `num_classes` in the RoI
+# head, and a new config usually *inherits* from a base file (`_base_ = [...]`) and overrides
+# a few keys. (Detectron2's classic configs are YAML with the same inheritance idea and a
+# `MODEL.ROI_HEADS.NUM_CLASSES` key; its newer "LazyConfig" builds objects directly.)
+#
+# The machinery behind the `type` key is a **registry** (레지스트리): a table from names to
+# classes that the implementations add themselves to with a decorator. Building is "look up
+# `type`, call it with the other keys". The whole idea fits in a few lines:
+
+
+# %%
+class TinyRegistry:
+    def __init__(self):
+        self.table = {}
+
+    def register(self, cls):
+        self.table[cls.__name__] = cls
+        return cls
+
+    def build(self, config):
+        config = dict(config)
+        return self.table[config.pop("type")](**config)
+
+
+LAYERS = TinyRegistry()
+
+
+@LAYERS.register
+class Conv2d(nn.Conv2d):
+    pass
+
+
+layer = LAYERS.build(dict(type="Conv2d", in_channels=3, out_channels=8, kernel_size=3))
+print(layer)
+
+# %% [markdown]
+# `dlcv_utils.toolbox` is the same pattern, grown up: `Registry.build` gives clear errors
+# (an unknown `type` lists the registered ones; a missing or misspelt key is named, with a
+# suggestion), passes values a parent knows down to its children (the neck gets its
+# `in_channels` from the backbone, the heads get the number of pyramid levels), and configs
+# load from `.py`, `.yaml` or `.json` files with `_base_` inheritance. Five registries hold
+# torchvision parts:
+
+# %%
+from dlcv_utils.toolbox import (
+    BACKBONES,
+    DETECTORS,
+    NECKS,
+    ROI_HEADS,
+    RPN_HEADS,
+    build_detector,
+    config_to_str,
+    count_parameters,
+    get_config,
+    load_config,
+)
+
+for registry in (BACKBONES, NECKS, RPN_HEADS, ROI_HEADS, DETECTORS):
+    print(f"{registry.name:10s} {registry.keys()}")
+
+# %% [markdown]
+# Two variants from ready-made configs: a ResNet-18 with an FPN neck (five levels, strides 4
+# to 64), and a MobileNetV3 with **no neck**, predicting from its single stride-16 map, like
+# the original Faster R-CNN did from ResNet's C4.
+
+# %%
+fpn_config = get_config("faster_rcnn_r18_fpn")
+c4_config = get_config("faster_rcnn_mnv3_c4")
+print(config_to_str(fpn_config))
+
+# %%
+print(config_to_str(c4_config))
+
+# %%
+models = {
+    name: build_detector(get_config(name))
+    for name in ("faster_rcnn_r18_fpn", "faster_rcnn_mnv3_c4")
+}
+for name, model in models.items():
+    parts = {
+        "backbone": model.backbone.body,
+        "neck": model.backbone.neck,
+        "rpn": model.rpn,
+        "roi_heads": model.roi_heads,
+    }
+    counts = ", ".join(
+        f"{k} {count_parameters(v) / 1e6:.2f}M" if v is not None else f"{k} -"
+        for k, v in parts.items()
+    )
+    print(f"{name}: {count_parameters(model) / 1e6:.2f}M parameters ({counts})")
+    model.eval()
+    with torch.no_grad():
+        out = model([image])[0]
+    print(f"  {type(model).__name__}, {model.backbone.num_levels} level(s), outputs {sorted(out)}")
+
+# %% [markdown]
+# A ResNet-18 trained from scratch needs a GPU. For the CPU we keep the same detector and swap
+# only the backbone for `TinyNet`, a plain 8-layer CNN with the same four strides, and make the
+# RoI sampling cheaper. In config terms the two differ in a handful of keys:
+
+
+# %%
+def config_diff(a, b, prefix=""):
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key, "(absent)"), b.get(key, "(absent)")
+        if isinstance(x, dict) and isinstance(y, dict):
+            config_diff(x, y, f"{prefix}{key}.")
+        elif x != y:
+            print(f"{prefix}{key}: {x} -> {y}")
+
+
+config_diff(fpn_config, get_config("faster_rcnn_tiny_fpn"))
+
+# %% [markdown]
+# A typo does not silently fall back to a default; the error names the block and suggests:
+
+# %%
+bad = get_config("faster_rcnn_r18_fpn")
+bad["roi_head"]["num_clases"] = 3
+try:
+    build_detector(bad)
+except ValueError as err:
+    print(err)
+bad = get_config("faster_rcnn_r18_fpn")
+bad["backbone"]["type"] = "Resnet"
+try:
+    build_detector(bad)
+except ValueError as err:
+    print(err)
+
+# %% [markdown]
+# **Inheritance.** A config file names its base and overrides only what changes. Here a
+# YAML file swaps the backbone for a ResNet-34 and the dataset for one with 3 classes; the
+# merge goes key by key, so the rest of the base (neck, anchors, thresholds) is kept.
+# `num_classes` counts object classes only, as in MMDetection; the toolbox adds the background
+# class torchvision's predictor needs.
+
+# %%
+import tempfile
+from pathlib import Path
+
+import yaml
+
+config_dir = Path(tempfile.mkdtemp())
+(config_dir / "faster_rcnn_r18_fpn.yaml").write_text(yaml.safe_dump(fpn_config, sort_keys=False))
+(config_dir / "r34_3classes.yaml").write_text(
+    "_base_: faster_rcnn_r18_fpn.yaml\nbackbone:\n  depth: 34\nroi_head:\n  num_classes: 3\n"
+)
+print((config_dir / "r34_3classes.yaml").read_text())
+child = load_config(config_dir / "r34_3classes.yaml")
+print("backbone:", child["backbone"])
+print("neck:    ", child["neck"])
+model34 = build_detector(child)
+print(
+    f"classifier outputs: {model34.roi_heads.box_predictor.cls_score.out_features} (3 classes + background)"
+)
+print(f"parameters: {count_parameters(model34) / 1e6:.2f}M")
+
+# %% [markdown]
+# ### Can I use MMDetection or Detectron2 on Colab today?
+# What public issue trackers said when this lesson was written (late 2026); check again, it
+# changes with every Colab torch upgrade:
+# * **MMDetection** needs `mmcv` with compiled CUDA ops built for the *exact* torch/CUDA pair.
+#   OpenMMLab's pre-built wheels stopped at torch 2.1–2.4 era versions, and mmdet 3.3 insists
+#   on `mmcv < 2.2.0` while torch ≥ 2.2 only has wheels for `mmcv 2.2.0`
+#   ([mmdetection#11763](https://github.com/open-mmlab/mmdetection/issues/11763), June 2024).
+#   On Colab's torch 2.5 (March 2025) `mim install mmcv` fell back to building from source and
+#   failed after 20+ minutes ([mmdetection#12326](https://github.com/open-mmlab/mmdetection/issues/12326));
+#   the workarounds posted there downgrade torch to 2.1–2.5 first. Expect that on a newer Colab
+#   too: it usually works only after pinning an older torch.
+# * **Detectron2** publishes no wheels for current torch; on Colab it is built from source
+#   (`pip install 'git+https://github.com/facebookresearch/detectron2.git'`), which takes
+#   several minutes and generally succeeds because Colab has the CUDA toolkit
+#   ([detectron2#4366](https://github.com/facebookresearch/detectron2/issues/4366) asks for
+#   Colab wheels; still open when we looked).
+# * **torchvision** (what we use) ships the parts and works everywhere, but has no config
+#   system; that is the gap `dlcv_utils.toolbox` fills for this course.
+#
+# Neither toolbox is installed here: everything in this lesson runs offline on a CPU.
+#
+# ## 7. Train a config-built detector
+# We train the config named in `LESSON_SETTINGS["06"]` (`faster_rcnn_tiny_fpn` on a CPU,
+# `faster_rcnn_r18_fpn` on a GPU) with the course's training loop (`dlcv_utils.engine.fit`) and
+# evaluate it with COCO mAP. The settings (images, epochs, learning rate) come from
+# `LESSON_SETTINGS["06"]`: a few CPU minutes here, more data and epochs on a GPU.
+
+# %%
+from dlcv_utils.engine import evaluate_detector, fit
+from dlcv_utils.report import key_figure
+
+train_set = ShapesDetection("train", n=cfg.n_train, image_size=cfg.image_size)
+train_loader = torch.utils.data.DataLoader(
+    train_set,
+    batch_size=cfg.batch_size,
+    shuffle=True,
+    collate_fn=collate_fn,
+    generator=torch.Generator().manual_seed(0),
+)
+val_loader = torch.utils.data.DataLoader(val_set, batch_size=16, collate_fn=collate_fn)
+
+train_config = get_config(cfg.config)
+train_config["data_preprocessor"].update(min_size=cfg.image_size, max_size=cfg.image_size)
+torch.manual_seed(0)
+detector = build_detector(train_config)
+print(f"{cfg.config}: {count_parameters(detector) / 1e6:.2f}M parameters, {cfg.epochs} epochs")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+history = fit(
+    detector,
+    train_loader,
+    epochs=cfg.epochs,
+    optimizer=cfg.optimizer,
+    lr=cfg.lr,
+    device=device,
+    warmup_iters=cfg.warmup_iters,
+    grad_clip=10.0,
+    seed=0,
+    max_seconds=cfg.max_train_seconds,
+)
+metrics = evaluate_detector(detector, val_loader, device, class_names=SHAPE_CLASSES)
+print(
+    f"training {history.train_seconds:.0f} s; val mAP@0.5 {metrics['map50']:.3f}, "
+    f"mAP@[.5:.95] {metrics['map']:.3f}, {metrics['seconds_per_image'] * 1000:.0f} ms/image"
+)
+assert metrics["map50"] >= cfg.map50_floor, metrics["map50"]
+key_figure("config-built Faster R-CNN + FPN val mAP@0.5", metrics["map50"])
+key_figure("config-built Faster R-CNN + FPN val mAP@[.5:.95]", metrics["map"])
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+history.plot()
+plt.show()
+
+# %% [markdown]
+# ## 8. What the trained detector sees
+# Detections on a few validation images, then the trained pyramid: after training, P2 lights
+# up on the shapes themselves.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+detector.eval()
+fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
+for ax, i in zip(axes, range(4)):
+    img, tgt = val_set[i]
+    with torch.no_grad():
+        det = detector([img.to(device)])[0]
+    keep = det["scores"] > 0.5
+    show_image(
+        img,
+        boxes=det["boxes"][keep].cpu(),
+        labels=det["labels"][keep].cpu(),
+        scores=det["scores"][keep].cpu(),
+        class_names=("bg", *SHAPE_CLASSES),
+        ax=ax,
+        title=f"{int(keep.sum())} detections, {len(tgt['boxes'])} shapes",
+    )
+plt.show()
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+with torch.no_grad():
+    pyramid = detector.backbone(detector.transform([image.to(device)])[0].tensors)
+fig, axes = plt.subplots(1, 6, figsize=(16, 2.9))
+show_image(image, boxes=target["boxes"], ax=axes[0], title="input")
+for ax, (name, f) in zip(axes[1:], pyramid.items()):
+    ax.imshow(f[0].abs().mean(0).cpu(), cmap="viridis")
+    ax.set_title(f"{name}: {f.shape[-1]}x{f.shape[-1]}")
+    ax.set_axis_off()
+plt.show()
+
+# %% [markdown]
+# ## 9. Recall by object size
+# Which objects does the trained detector find? We match detections (score > 0.5) to the
+# ground truth at IoU 0.5 and split the recall by object size relative to the strides.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from dlcv_utils.boxes import box_iou
+
+found, sides = [], []
+with torch.no_grad():
+    for images, targets in val_loader:
+        outputs = detector([im.to(device) for im in images])
+        for out, tgt in zip(outputs, targets):
+            keep = out["scores"].cpu() > 0.5
+            boxes, labels = out["boxes"].cpu()[keep], out["labels"].cpu()[keep]
+            iou = box_iou(tgt["boxes"], boxes) if len(boxes) else torch.zeros(len(tgt["boxes"]), 0)
+            same = tgt["labels"][:, None] == labels[None, :]
+            found.append(((iou >= 0.5) & same).any(1))
+            b = tgt["boxes"]
+            sides.append(torch.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]))
+found, sides = torch.cat(found), torch.cat(sides)
+for lo, hi in ((0, 16), (16, 32), (32, 1000)):
+    sel = (sides >= lo) & (sides < hi)
+    print(
+        f"objects {lo:3d}-{hi:<4d}px: {int(sel.sum()):4d}, recall {found[sel].float().mean():.3f}"
+    )
+assert found.float().mean() > 0.5
+
+# %% [markdown]
+# ## Summary
+# * Backbone maps get coarser with depth; at stride 32 most shapes are smaller than a cell.
+# * The FPN's top-down path + lateral connections give every level 64 semantic channels; we
+#   built it and matched torchvision exactly. Shared heads run on every level; RoIs pool from
+#   the level that fits their size.
+# * Toolboxes build detectors from nested configs through registries; `dlcv_utils.toolbox`
+#   does that over torchvision parts, with `_base_` inheritance and clear errors.
+#
+# **Try it:** train the `faster_rcnn_mnv3_c4` config (no neck) with the same settings and
+# compare the recall of the small objects; or set `roi_head.canonical_scale` to 56 and see
+# which levels the RoIs now pool from.
