@@ -175,29 +175,31 @@ def evaluate_voc(
         "iou_threshold": float(iou_threshold),
         "method": method,
     }
-    for cls in class_names:
-        scores, tps, igns = [], [], []
-        n_gt = 0
-        for (g_boxes, g_labels, g_diff), (d_boxes, d_scores, d_labels) in zip(gt_parsed, dt_parsed):
-            gsel = g_labels == cls
+    per_cls: dict[str, tuple[list, list, list]] = {c: ([], [], []) for c in class_names}
+    n_gt = dict.fromkeys(class_names, 0)
+    for (g_boxes, g_labels, g_diff), (d_boxes, d_scores, d_labels) in zip(gt_parsed, dt_parsed):
+        for cls, count in zip(*np.unique(g_labels[~g_diff], return_counts=True)):
+            n_gt[cls] += int(count)
+        for cls in np.unique(d_labels).tolist():
             dsel = d_labels == cls
-            n_gt += int(np.count_nonzero(~g_diff[gsel]))
-            if not dsel.any():
-                continue
+            gsel = g_labels == cls
             tp, ign = match_detections(
                 d_boxes[dsel], d_scores[dsel], g_boxes[gsel], iou_threshold, g_diff[gsel]
             )
+            scores, tps, igns = per_cls[cls]
             scores.append(d_scores[dsel])
             tps.append(tp)
             igns.append(ign)
+    for cls in class_names:
+        scores, tps, igns = per_cls[cls]
         precision, recall, thresholds = precision_recall_curve(
-            _cat(scores, np.float64), _cat(tps, bool), n_gt, _cat(igns, bool)
+            _cat(scores, np.float64), _cat(tps, bool), n_gt[cls], _cat(igns, bool)
         )
         out["precision"][cls] = precision
         out["recall"][cls] = recall
         out["scores"][cls] = thresholds
-        out["n_gt"][cls] = n_gt
-        out["AP"][cls] = average_precision(recall, precision, method) if n_gt else float("nan")
+        out["n_gt"][cls] = n_gt[cls]
+        out["AP"][cls] = average_precision(recall, precision, method) if n_gt[cls] else float("nan")
     aps = [v for v in out["AP"].values() if not np.isnan(v)]
     out["mAP"] = float(np.mean(aps)) if aps else float("nan")
     return out
