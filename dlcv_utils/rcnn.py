@@ -641,11 +641,17 @@ def train_lesson04_model(
     num_classes = len(ShapesDetection.classes)
     if kind == "rcnn":
         model = RCNN(
-            num_classes, proposals, crop_size=cfg.crop_size, context_padding=cfg.context_padding
+            num_classes,
+            proposals,
+            crop_size=cfg.crop_size,
+            context_padding=cfg.context_padding,
+            channels=cfg.channels,
         )
         epochs = cfg.epochs_rcnn
     else:
-        model = FastRCNN(num_classes, proposals, roi_output_size=cfg.roi_output_size)
+        model = FastRCNN(
+            num_classes, proposals, roi_output_size=cfg.roi_output_size, channels=cfg.channels
+        )
         epochs = cfg.epochs_fast_rcnn
     model.batch_size_per_image = cfg.rois_per_image
     t0 = time.perf_counter()
