@@ -504,7 +504,7 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
         cand_in = in_m[cand_a]
         cand_p = posm[pos_a[cand_a]]
         # in-range detections up to each position of the slice, per area range
-        inr_all = np.zeros((A, len(sub_order) + 1), dtype=np.int64)
+        inr_all = np.zeros((A, len(sub_order) + 1), dtype=np.int32)
         np.cumsum(~d_out[sub_order].T, axis=1, out=inr_all[:, 1:])
         score_m = dt["score"][sub_order]
         for k in range(n_cat):
@@ -686,6 +686,7 @@ def coco_evaluate(coco_gt, detections, iou_type: str = "bbox") -> dict[str, Any]
     }
     if iou_type == "bbox":
         ds["box"] = dt["box"][d_order]
+    del dt, srank, keep  # the sorted copies in ds are all that is needed from here
 
     pd, pg, piou = _candidate_pairs(dkey, gkey, ds, gs, iou_type)
     cand, dtm, dig = _match(
