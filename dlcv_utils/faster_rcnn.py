@@ -53,34 +53,42 @@ class WeightsUnavailableError(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- backbones
-def _conv_bn(cin: int, cout: int, stride: int) -> nn.Sequential:
+def _conv_bn(cin: int, cout: int, stride: int, dilation: int = 1) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=dilation, dilation=dilation, bias=False),
         nn.BatchNorm2d(cout),
         nn.ReLU(inplace=True),
     )
 
 
 class TinyBackbone(nn.Sequential):
-    """Six 3x3 conv-BN-ReLU layers, three of them with stride 2: a stride-8 feature map.
+    """Six 3x3 conv-BN-ReLU layers giving one feature map of stride 8 (or 4).
 
-    At 128 px the output is ``16 x 16`` cells, each seeing about 40 px of the image; enough for
-    shapes of 10-60 px. ``out_channels`` is read by torchvision's ``FasterRCNN``.
+    With ``stride=8`` three layers halve the resolution: at 128 px the output is ``16 x 16``
+    cells, each seeing about 40 px of the image. With ``stride=4`` the last two layers keep the
+    resolution and use dilation 2 instead, so the cells still see about 50 px but the map is
+    ``32 x 32``: finer features for small objects, at about twice the compute.
+    ``out_channels`` is read by torchvision's ``FasterRCNN``.
 
     Example:
         >>> TinyBackbone(width=16)(torch.zeros(1, 3, 128, 128)).shape
         torch.Size([1, 64, 16, 16])
+        >>> TinyBackbone(width=16, stride=4)(torch.zeros(1, 3, 128, 128)).shape
+        torch.Size([1, 64, 32, 32])
     """
 
-    def __init__(self, width: int = 32):
+    def __init__(self, width: int = 32, stride: int = 8):
+        if stride not in (4, 8):
+            raise ValueError(f"stride must be 4 or 8, got {stride!r}")
         c = int(width)
+        last_stride, dil = (2, 1) if stride == 8 else (1, 2)
         super().__init__(
             _conv_bn(3, c, 2),  # stride 2
             _conv_bn(c, c, 1),
             _conv_bn(c, 2 * c, 2),  # stride 4
             _conv_bn(2 * c, 2 * c, 1),
-            _conv_bn(2 * c, 4 * c, 2),  # stride 8
-            _conv_bn(4 * c, 4 * c, 1),
+            _conv_bn(2 * c, 4 * c, last_stride, dil),  # stride 8 (or 4, dilated)
+            _conv_bn(4 * c, 4 * c, 1, dil),
         )
         self.out_channels = 4 * c
 
@@ -102,13 +110,15 @@ def _torchvision_trunk(name: str, pretrained: bool) -> tuple[nn.Module, int]:
     return trunk, 40
 
 
-def _make_backbone(name: str, pretrained: bool, width: int) -> nn.Module:
+def _make_backbone(name: str, pretrained: bool, width: int, stride: int) -> nn.Module:
     if name == "tiny":
         if pretrained:
             raise ValueError(
                 "backbone='tiny' has no pretrained weights; use pretrained_backbone=False"
             )
-        return TinyBackbone(width)
+        return TinyBackbone(width, stride)
+    if stride != 8:
+        raise ValueError(f"backbone={name!r} has stride 8; got stride={stride!r}")
     trunk, channels = _torchvision_trunk(name, pretrained)
     trunk.out_channels = channels
     return trunk
@@ -131,6 +141,7 @@ def build_faster_rcnn(
     image_size: int = 128,
     pretrained_backbone: bool = False,
     width: int = 32,
+    stride: int = 8,
     anchor_sizes: Sequence[float] = (16, 32, 64),
     aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0),
     representation_size: int = 256,
@@ -159,6 +170,8 @@ def build_faster_rcnn(
         pretrained_backbone: ImageNet weights for the torchvision trunks (downloaded by
             torchvision; not available offline).
         width: channels of the first ``"tiny"`` layer (the output has ``4 * width``).
+        stride: feature-map stride of the ``"tiny"`` backbone, 8 or 4 (see
+            :class:`TinyBackbone`); the torchvision trunks have stride 8.
         anchor_sizes: anchor sides in pixels (default for 128 px images: 16, 32, 64).
         aspect_ratios: anchor height / width ratios.
         representation_size: width of the box head's MLP.
@@ -195,7 +208,7 @@ def build_faster_rcnn(
         raise ValueError(f"image_size must be an int >= 32, got {image_size!r}")
     sizes, ratios = _check_sizes(anchor_sizes, aspect_ratios)
 
-    body = _make_backbone(backbone, pretrained_backbone, width)
+    body = _make_backbone(backbone, pretrained_backbone, width, stride)
     anchor_gen = AnchorGenerator(sizes=(sizes,), aspect_ratios=(ratios,))
     roi_pool = MultiScaleRoIAlign(
         featmap_names=["0"], output_size=7, sampling_ratio=roi_sampling_ratio
@@ -366,13 +379,19 @@ def bench_faster_rcnn(device: str = "cpu", seed: int = 0, progress: bool = False
         backbone=cfg.backbone,
         image_size=cfg.image_size,
         width=cfg.width,
+        stride=cfg.stride,
         anchor_sizes=cfg.anchor_sizes,
+        box_batch_size_per_image=cfg.box_batch_size_per_image,
     )
+    for ds in (train_loader.dataset, val_loader.dataset):  # generate the images up front
+        for i in range(len(ds)):
+            ds.sample(i)
     t0 = time.perf_counter()
     history = fit(
         model,
         train_loader,
         epochs=cfg.epochs,
+        optimizer=cfg.optimizer,
         lr=cfg.lr,
         device=dev,
         warmup_iters=cfg.warmup_iters,

@@ -57,6 +57,15 @@ def test_anchors_and_no_resize():
     assert tuple(feats.shape[-2:]) == (128 // 8, 128 // 8)  # stride 8
 
 
+def test_stride_4_backbone():
+    model = build_faster_rcnn(6, image_size=64, stride=4).eval()
+    image_list, _ = model.transform([torch.rand(3, 64, 64)])
+    assert tuple(model.backbone(image_list.tensors).shape[-2:]) == (16, 16)
+    anchors = model.rpn.anchor_generator(image_list, [model.backbone(image_list.tensors)])[0]
+    assert anchors.shape == (16 * 16 * 9, 4)
+    assert anchors[9].tolist() == (anchors[0] + torch.tensor([4.0, 0, 4, 0])).tolist()
+
+
 def test_tiny_backbone_width():
     model = build_faster_rcnn(6, width=8)
     assert model.backbone.out_channels == 32
@@ -77,6 +86,10 @@ def test_build_validation():
         build_faster_rcnn(6, anchor_sizes=(16, -2))
     with pytest.raises(ValueError, match="aspect_ratios must be positive numbers"):
         build_faster_rcnn(6, aspect_ratios=())
+    with pytest.raises(ValueError, match="stride must be 4 or 8, got 16"):
+        build_faster_rcnn(6, stride=16)
+    with pytest.raises(ValueError, match="backbone='resnet18' has stride 8; got stride=4"):
+        build_faster_rcnn(6, backbone="resnet18", stride=4)
     with pytest.raises(ValueError, match="backbone='tiny' has no pretrained weights"):
         build_faster_rcnn(6, pretrained_backbone=True)
 
