@@ -14,8 +14,10 @@ Taught in lesson 02 (OpenCV and datasets).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +69,31 @@ def fourcc_to_str(code: int | float) -> str:
     if code <= 0:
         return ""
     return code.to_bytes(4, "little").decode("latin-1").rstrip("\x00")
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to ``os.devnull`` for a moment.
+
+    FFmpeg (inside OpenCV) prints to the C-level stderr when a codec cannot be opened, e.g.
+    ``[h264_v4l2m2m @ 0x...] Could not find a valid device``; OpenCV's own logger does not
+    control it. We raise a clear Python error instead, so the native noise is dropped.
+    """
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # pragma: no cover - no fd 2 (embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _check_frames(frames) -> list[np.ndarray]:
@@ -133,9 +160,13 @@ def write_video(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), float(fps), (w, h))
+    existed = path.exists()
+    with _native_stderr_silenced():
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), float(fps), (w, h))
     try:
         if not writer.isOpened():
+            if not existed:
+                path.unlink(missing_ok=True)
             raise ValueError(
                 f"fourcc {fourcc!r} cannot be written to {path.suffix!r} files by this OpenCV "
                 f"build; try 'mp4v' with .mp4 or 'MJPG' with .avi"

@@ -62,11 +62,14 @@ def test_numpy_stack_accepted(tmp_path):
     assert len(read_video(write_video(stack, tmp_path / "s.avi", 5, "MJPG")).frames) == 3
 
 
-def test_h264_is_unavailable_and_raises(tmp_path):
+def test_h264_is_unavailable_and_raises(tmp_path, capfd):
     # the opencv-python(-headless) wheels ship no H.264 encoder
     assert not codec_works("avc1", ".mp4", directory=tmp_path)
     with pytest.raises(ValueError, match="cannot be written"):
         write_video(gradient_frames(2), tmp_path / "x.mp4", 5, "avc1")
+    assert not (tmp_path / "x.mp4").exists()  # no empty file left behind
+    # FFmpeg's native complaints are kept off stderr (we raise a clear error instead)
+    assert "h264" not in capfd.readouterr().err.lower()
     assert codec_works("mp4v", ".mp4", directory=tmp_path)
 
 
