@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
 from dlcv_utils.datasets import shapes
@@ -321,3 +323,23 @@ def test_build_bad_input(tmp_path):
     with pytest.raises(TypeError, match="sizes must be a dict"):
         shapes.build_shapes(tmp_path, sizes=[3])
     assert not any(tmp_path.iterdir())  # nothing written on bad input
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    index=st.integers(0, 10_000),
+    seed=st.integers(0, 2**31),
+    split=st.sampled_from(["train", "val", "test"]),
+    image_size=st.sampled_from([64, 96, 128]),
+)
+def test_invariants_hold_for_any_sample(index, seed, split, image_size):
+    s = generate_sample(index, split=split, image_size=image_size, seed=seed)
+    assert s.image.shape == (image_size, image_size, 3)
+    assert 1 <= len(s.ann.objects) <= 6
+    assert s.masks.sum(axis=0).max() <= 1  # visible masks are disjoint
+    for obj, mask in zip(s.ann.objects, s.masks):
+        ys, xs = np.nonzero(mask)
+        assert obj.bbox == (xs.min(), ys.min(), xs.max() + 1.0, ys.max() + 1.0)
+        assert obj.area == mask.sum() > 0
+        assert 0 <= obj.bbox[0] < obj.bbox[2] <= image_size
+        assert 0 <= obj.bbox[1] < obj.bbox[3] <= image_size
