@@ -281,3 +281,17 @@ def test_validate_guards(tmp_path):
         validate(tmp_path / "nope", "coco")
     rep = validate(tmp_path, "coco")
     assert rep.problems[0].reason == "no annotations/instances_<split>.json found"
+
+
+def test_yolo_box_on_the_image_edge_is_not_a_problem(tmp_path):
+    """6-decimal rounding of cx and w must not turn an edge-touching box into an 'outside' one."""
+    from dlcv_utils.datasets import ImageAnn, ObjectAnn, read_yolo, validate, write_yolo
+
+    # x2 = 511.9999 + tiny: cx = 0.75 -> rounds so that cx + w/2 > 1 by < 1e-6
+    record = ImageAnn("edge.png", 512, 512, [ObjectAnn("a", (255.999744, 0.0, 512.0, 170.666667))])
+    label = tmp_path / "edge.txt"
+    write_yolo(record, label, ["a"])
+    (obj,) = read_yolo(label, (512, 512), ["a"])
+    assert obj.bbox[2] <= 512.0
+    report = validate(label, "yolo")
+    assert report.problems == []

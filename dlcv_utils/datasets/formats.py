@@ -642,14 +642,28 @@ def read_yolo(
         if classes is not None and not 0 <= cls < len(classes):
             raise ValueError(f"{where}: class id {cls} outside 0..{len(classes) - 1}")
         label = classes[cls] if classes is not None else str(cls)
-        bbox = (
-            (cx - w / 2) * width,
-            (cy - h / 2) * height,
-            (cx + w / 2) * width,
-            (cy + h / 2) * height,
-        )
+        x1, y1, x2, y2 = snap_unit_box((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        bbox = (x1 * width, y1 * height, x2 * width, y2 * height)
         objects.append(ObjectAnn(label=label, bbox=tuple(round(v, 6) for v in bbox)))
     return objects
+
+
+YOLO_ROUNDING_TOLERANCE = 2e-6
+
+
+def snap_unit_box(box):
+    """Snap normalised corners that overshoot [0, 1] by YOLO's 6-decimal rounding only.
+
+    ``cx`` and ``w`` are rounded separately, so a box touching the image edge can read back as
+    ``cx + w/2 = 1.0000005``. Overshoots up to :data:`YOLO_ROUNDING_TOLERANCE` are set to the
+    edge; anything larger is left alone for validation to report.
+
+    Example:
+        >>> snap_unit_box((-1e-7, 0.2, 1.0000005, 0.5))
+        (0.0, 0.2, 1.0, 0.5)
+    """
+    tol = YOLO_ROUNDING_TOLERANCE
+    return tuple(0.0 if -tol <= v < 0.0 else 1.0 if 1.0 < v <= 1.0 + tol else v for v in box)
 
 
 def yolo_losses(record: ImageAnn) -> list[str]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from dlcv_utils.datasets._io import atomic_write_text, dumps_json
-from dlcv_utils.datasets.formats import _num, parse_xml, read_data_yaml, read_json
+from dlcv_utils.datasets.formats import _num, parse_xml, read_data_yaml, read_json, snap_unit_box
 from dlcv_utils.datasets.layout import FORMATS, IMAGE_SUFFIXES, find_splits
 
 __all__ = ["DatasetValidationError", "Problem", "ValidationReport", "validate"]
@@ -400,7 +400,7 @@ def _validate_yolo_file(path: Path, report, repair, nc=None):
             f"{n}={v:g}" for n, v in zip(("cx", "cy", "w", "h"), vals) if not 0.0 <= v <= 1.0
         ]
         cx, cy, w, h = vals
-        box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        box = snap_unit_box((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
         if outside:
             reason = f"values outside [0, 1]: {', '.join(outside)}"
             if w <= 0 or h <= 0:
