@@ -48,7 +48,22 @@ LESSON_SETTINGS: dict[str, dict[str, dict]] = {
             roi_output_size=7, channels=(32, 64, 128), ss_scale=50, ss_min_size=10, ss_min_box_size=4,
         ),
     },
-    "05": {"cpu": {}, "cuda": {}},
+    "05": {
+        # Faster R-CNN, tiny backbone trained from scratch on the shapes data; max_seconds is
+        # a safety net on the training time; map50_floor is what the lesson asserts.
+        "cpu": dict(
+            n_train=600, n_val=150, image_size=128, batch_size=4, hflip=True,
+            epochs=12, optimizer="adamw", lr=1e-3, warmup_iters=100, max_seconds=220,
+            backbone="tiny", width=16, stride=4, anchor_sizes=(16, 32, 64),
+            box_batch_size_per_image=64, map50_floor=0.7,
+        ),
+        "cuda": dict(
+            n_train=2000, n_val=150, image_size=128, batch_size=16, hflip=True,
+            epochs=24, optimizer="adamw", lr=2e-3, warmup_iters=200, max_seconds=1200,
+            backbone="tiny", width=32, stride=4, anchor_sizes=(16, 32, 64),
+            box_batch_size_per_image=128, map50_floor=0.9,
+        ),
+    },
     "06": {"cpu": {}, "cuda": {}},
 }
 
