@@ -508,7 +508,13 @@ def hierarchical_grouping(image, labels, similarities=SIMILARITIES) -> Hierarchy
     if img.ndim != 3:
         raise ValueError(f"image must be H x W x C floats in [0, 1], got shape {img.shape}")
     labels, n = _check_labels(labels, img.shape[:2])
-    (sims,) = _check_similarities(similarities)[:1]
+    sets = _check_similarities(similarities)
+    if len(sets) != 1:
+        raise ValueError(
+            f"similarities must be one set of names for one hierarchy, got {len(sets)} sets "
+            "(selective_search runs one hierarchy per set)"
+        )
+    (sims,) = sets
     use_color, use_tex = "color" in sims, "texture" in sims
     use_size, use_fill = "size" in sims, "fill" in sims
     cap = 2 * n - 1

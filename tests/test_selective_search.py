@@ -190,6 +190,16 @@ def test_grouping_structure_and_boxes_of_every_step():
         assert h.boxes[r].tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
 
 
+def test_flat_image_gives_the_whole_image_only():
+    boxes = selective_search(np.full((10, 12, 3), 77, np.uint8), min_size=5)
+    assert boxes.tolist() == [[0, 0, 12, 10]]
+
+
+def test_grouping_takes_one_similarity_set():
+    with pytest.raises(ValueError, match="one set of names for one hierarchy, got 2 sets"):
+        hierarchical_grouping(np.zeros((1, 2, 3)), np.array([[0, 1]]), [("size",), ("fill",)])
+
+
 def test_labels_at_rejects_bad_step():
     lab = np.array([[0, 1]])
     h = hierarchical_grouping(np.zeros((1, 2, 3)), lab, ("size",))
