@@ -1,0 +1,528 @@
+# %% [markdown]
+# # Lesson 05 — Faster R-CNN: anchors and the region proposal network
+#
+# Fast R-CNN (lesson 04) shares one feature map between all regions, but it still asks an
+# outside algorithm, selective search, for its region proposals (영역 추정), and on a CPU that
+# step costs more than the network itself. **Faster R-CNN** (Ren et al., 2015) lets the network
+# propose its own regions: a small **region proposal network** (RPN) slides over the same
+# feature map and, at every position, scores a fixed set of reference boxes called **anchors**
+# (앵커 박스). Detection becomes deep learning from pixels to boxes.
+#
+# In this lesson you
+#
+# 1. generate anchors yourself and check them against torchvision's `AnchorGenerator`;
+# 2. write the RPN's training targets: which anchors count as object, background or "don't
+#    care", and which 256 of them the loss looks at;
+# 3. train torchvision's `FasterRCNN` with a small backbone on the shapes data, on a CPU, in a
+#    few minutes, and evaluate it with COCO mAP;
+# 4. look inside: RPN proposals next to final detections, and a confidence/NMS slider;
+# 5. run a COCO-trained Faster R-CNN on real photos (when its weights can be downloaded).
+
+# %%
+# %matplotlib inline
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torchvision
+from torchvision.models.detection import _utils as det_utils
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.image_list import ImageList
+
+from dlcv_utils.boxes import box_iou
+from dlcv_utils.datasets.shapes import ShapesDetection
+from dlcv_utils.plotting import draw_boxes, show_image
+from dlcv_utils.settings import lesson_settings, setup
+
+device = setup(seed=0)
+cfg = lesson_settings("05", device)
+print(f"device: {device.type}; image size {cfg.image_size} px, {cfg.n_train} training images")
+
+# %% [markdown]
+# ## 1. Why anchors?
+#
+# The RPN has to output *boxes*, and a box can be anywhere, of any size and any shape. Asking a
+# convolution to regress absolute coordinates from scratch works badly. Faster R-CNN instead
+# fixes, at every cell of the feature map, a handful of **reference boxes** of different sizes
+# (scales) and shapes (aspect ratios). For each reference box the RPN answers two small
+# questions:
+#
+# * **objectness**: is there an object that this anchor covers well? (a yes/no score)
+# * **refinement**: how should the anchor be moved and stretched to fit the object? (the same
+#   `(dx, dy, dw, dh)` deltas as the R-CNN box regressor of lesson 04)
+#
+# With 3 scales and 3 ratios there are 9 anchors per cell. A backbone with stride 8 turns a
+# 128 × 128 image into a 16 × 16 feature map, so the RPN scores 16 · 16 · 9 = 2304 anchors per
+# image, all in one convolution, instead of the ~2000 selective-search boxes that each had to be
+# computed separately.
+#
+# ### The anchors of one cell
+# An anchor of scale `s` and aspect ratio `r = height / width` keeps the area `s²`: its width is
+# `s / √r` and its height `s · √r`. Centred on `(0, 0)`:
+
+# %%
+scales = torch.tensor([16.0, 32.0, 64.0])
+ratios = torch.tensor([0.5, 1.0, 2.0])  # height / width
+
+h_ratio = torch.sqrt(ratios)  # the height grows with sqrt(r) ...
+w_ratio = 1 / h_ratio  # ... and the width shrinks by the same factor, so the area stays s^2
+widths = (w_ratio[:, None] * scales[None, :]).reshape(-1)  # ratio-major: 3 ratios x 3 scales
+heights = (h_ratio[:, None] * scales[None, :]).reshape(-1)
+cell_anchors = (torch.stack([-widths, -heights, widths, heights], dim=1) / 2).round()
+for (x1, y1, x2, y2), s, r in zip(
+    cell_anchors.tolist(), scales.repeat(3).tolist(), ratios.repeat_interleave(3).tolist()
+):
+    print(f"scale {s:4.0f}  ratio {r:3.1f}:  {x2 - x1:4.0f} x {y2 - y1:4.0f} px")
+
+# %% [markdown]
+# ### Tiling them over the feature map
+# Cell `(i, j)` of a feature map with stride `S` looks at image pixel `(j·S, i·S)`; we shift the
+# 9 base anchors there. (torchvision puts the anchor on the cell's top-left corner rather than
+# its centre; we follow it, so we can compare numbers.) The order is: cell by cell, row-major,
+# 9 anchors per cell.
+
+
+# %%
+def my_anchors(feature_h, feature_w, stride, base):
+    shift_x = torch.arange(feature_w, dtype=torch.float32) * stride
+    shift_y = torch.arange(feature_h, dtype=torch.float32) * stride
+    yy, xx = torch.meshgrid(shift_y, shift_x, indexing="ij")
+    shifts = torch.stack([xx, yy, xx, yy], dim=-1).reshape(-1, 1, 4)  # one shift per cell
+    return (shifts + base.reshape(1, -1, 4)).reshape(-1, 4)
+
+
+stride = 8
+feature_h = feature_w = cfg.image_size // stride
+anchors = my_anchors(feature_h, feature_w, stride, cell_anchors)
+print(f"{feature_h} x {feature_w} cells x {len(cell_anchors)} anchors = {len(anchors)} anchors")
+
+# %% [markdown]
+# Same numbers as torchvision's `AnchorGenerator` (the module inside `FasterRCNN`)? It takes a
+# batch of images and the feature maps, and derives the stride from their sizes:
+
+# %%
+generator = AnchorGenerator(sizes=((16, 32, 64),), aspect_ratios=((0.5, 1.0, 2.0),))
+image_list = ImageList(
+    torch.zeros(1, 3, cfg.image_size, cfg.image_size), [(cfg.image_size, cfg.image_size)]
+)
+feature_map = torch.zeros(1, 64, feature_h, feature_w)
+tv_anchors = generator(image_list, [feature_map])[0]
+torch.testing.assert_close(anchors, tv_anchors, rtol=0, atol=0)
+print("identical to torchvision's AnchorGenerator:", tuple(tv_anchors.shape))
+
+# %% [markdown]
+# From now on we use the tested version, `dlcv_utils.anchors.generate_anchors`:
+
+# %%
+from dlcv_utils.anchors import assign_rpn_targets, generate_anchors, sample_rpn
+
+anchors = generate_anchors((feature_h, feature_w), stride, scales=(16, 32, 64))
+torch.testing.assert_close(anchors, tv_anchors, rtol=0, atol=0)
+
+# %% [markdown]
+# Drawn on a shapes image: the white dots are the anchor positions (one per feature-map cell),
+# the boxes are the 9 anchors of the red cell, coloured by scale. Anchors near the border stick
+# out of the image; torchvision keeps them (the box regressor and clipping deal with them).
+
+# %%
+from dlcv_utils.widgets.anchors import anchors_panel, make_anchors_widget
+
+val_set = ShapesDetection("val", n=cfg.n_val, image_size=cfg.image_size)
+image, target = val_set[0]
+fig, axes = plt.subplots(1, 2, figsize=(11, 5.5))
+anchors_panel(image, stride=8, scales=(16, 32, 64), ax=axes[0])
+anchors_panel(image, stride=16, scales=(16, 32, 64), cell=(2, 5), ax=axes[1])
+plt.show()
+
+# %% [markdown]
+# Try it: change the stride, the scales and the ratios, and see how many anchors a setting
+# costs. Shapes here are 10–60 px; which scales would you pick for 8 px objects?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+make_anchors_widget(image.permute(1, 2, 0).numpy(), scales=(16, 32, 64))
+
+# %% [markdown]
+# ## 2. RPN training targets
+#
+# To train the objectness score, every anchor needs a label. Faster R-CNN compares each anchor
+# with every ground-truth box by IoU (lesson 01) and:
+#
+# * **positive** (object, label 1): its best IoU with any ground truth is **≥ 0.7**;
+# * **negative** (background, label 0): its best IoU is **< 0.3**;
+# * **ignored** (label −1): in between — too ambiguous to teach either answer;
+# * and, so that no object is left without an anchor (a small or thin object may have no
+#   anchor reaching 0.7), the anchor(s) with the **highest IoU for each ground truth** are made
+#   positive too, whatever that IoU is.
+#
+# Written out for the image above:
+
+# %%
+gt_boxes = torch.as_tensor(target["boxes"])
+iou = box_iou(gt_boxes, anchors)  # [num_gt, num_anchors]
+best_iou, best_gt = iou.max(dim=0)  # for every anchor: its best ground truth
+
+labels = torch.full((len(anchors),), -1)  # start as "ignored"
+labels[best_iou < 0.3] = 0  # background
+labels[best_iou >= 0.7] = 1  # object
+print(f"IoU >= 0.7: {int((labels == 1).sum())} positive anchors for {len(gt_boxes)} objects")
+
+best_for_each_gt = iou.max(dim=1, keepdim=True).values  # [num_gt, 1]
+is_best = (iou == best_for_each_gt).any(dim=0)  # ties included
+labels[is_best] = 1
+print(f"after keeping each object's best anchor: {int((labels == 1).sum())} positive")
+print(f"negative {int((labels == 0).sum())}, ignored {int((labels == -1).sum())}")
+print("best IoU per object:", [f"{v:.2f}" for v in best_for_each_gt.squeeze(1).tolist()])
+
+# %% [markdown]
+# torchvision's RPN does this with `det_utils.Matcher(0.7, 0.3, allow_low_quality_matches=True)`,
+# which returns the matched ground-truth index, −1 for background and −2 for "between". Same
+# labels?
+
+# %%
+matcher = det_utils.Matcher(0.7, 0.3, allow_low_quality_matches=True)
+matched = matcher(iou)
+tv_labels = torch.where(matched >= 0, 1, torch.where(matched == -1, 0, -1))
+assert torch.equal(labels, tv_labels)
+ours, ours_gt = assign_rpn_targets(anchors, gt_boxes, pos_iou=0.7, neg_iou=0.3)
+assert torch.equal(ours, labels)
+print("labels identical to torchvision's Matcher and to dlcv_utils.anchors.assign_rpn_targets")
+
+# %% [markdown]
+# ### 256 anchors per image, at most half positive
+# An image has thousands of negatives and a handful of positives. If the loss looked at all
+# of them, "background" would win by sheer numbers. So each image contributes a random
+# mini-batch of **256** anchors, up to **128 positives** (1:1), filled up with negatives.
+# (Positives first, then negatives, each by a random permutation — the same order of random
+# draws as torchvision's `BalancedPositiveNegativeSampler`, so the same seed picks the same
+# anchors.)
+
+
+# %%
+def my_sample(labels, batch_size=256, positive_fraction=0.5):
+    positive = torch.where(labels >= 1)[0]
+    negative = torch.where(labels == 0)[0]
+    num_pos = min(len(positive), int(batch_size * positive_fraction))
+    num_neg = min(len(negative), batch_size - num_pos)
+    pos = positive[torch.randperm(len(positive))[:num_pos]]
+    neg = negative[torch.randperm(len(negative))[:num_neg]]
+    return pos, neg
+
+
+torch.manual_seed(0)
+pos_idx, neg_idx = my_sample(labels)
+torch.manual_seed(0)
+(tv_pos,), (tv_neg,) = det_utils.BalancedPositiveNegativeSampler(256, 0.5)([labels])
+assert set(pos_idx.tolist()) == set(torch.where(tv_pos)[0].tolist())
+assert set(neg_idx.tolist()) == set(torch.where(tv_neg)[0].tolist())
+torch.manual_seed(0)
+pos_mask, neg_mask = sample_rpn(labels, batch_size=256, positive_fraction=0.5)
+assert torch.equal(pos_mask, tv_pos.bool()) and torch.equal(neg_mask, tv_neg.bool())
+print(f"sampled {len(pos_idx)} positive + {len(neg_idx)} negative = {len(pos_idx) + len(neg_idx)}")
+
+# %% [markdown]
+# Only the sampled anchors enter the loss: binary cross-entropy on objectness for all 256, and
+# smooth-L1 on the box deltas for the positives only (each positive regresses towards the ground
+# truth it matched, `ours_gt`). Below: the ground truth (dashed), the sampled positives (green)
+# and a few sampled negatives (red).
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 5.5))
+show_image(image, ax=axes[0], title=f"{len(pos_idx)} positive anchors (green)")
+draw_boxes(axes[0], gt_boxes, color="white", linestyle="--")
+draw_boxes(axes[0], anchors[pos_idx], color="lime", linewidth=1)
+show_image(image, ax=axes[1], title="20 of the sampled negatives (red)")
+draw_boxes(axes[1], gt_boxes, color="white", linestyle="--")
+draw_boxes(axes[1], anchors[neg_idx[:20]], color="red", linewidth=1)
+for ax in axes:
+    ax.set_xlim(-40, cfg.image_size + 40)
+    ax.set_ylim(cfg.image_size + 40, -40)
+plt.show()
+
+# %% [markdown]
+# At test time the RPN keeps the best-scoring anchors, moves them by their predicted deltas,
+# clips them to the image, removes near-duplicates with NMS (IoU 0.7) and passes the top few
+# hundred **proposals** to the second stage, which is exactly Fast R-CNN: RoI pooling (here
+# RoIAlign) on the shared feature map, a small head, class scores and class-specific box
+# refinements (lesson 04).
+#
+# ## 3. Faster R-CNN on the shapes data
+#
+# We use torchvision's `FasterRCNN` and give it parts sized for 128 px images and a CPU
+# (`dlcv_utils.faster_rcnn.build_faster_rcnn`): a small six-layer CNN backbone (특징 추출기)
+# trained from scratch; the anchors above (3 scales × 3 ratios); RoIAlign to 7 × 7; a
+# two-layer MLP head. The backbone has stride 4 here rather than 8: its last two layers use
+# dilated convolutions instead of a third down-sampling, so a 12 px shape still covers three
+# feature cells (finer features for RoIAlign), at the price of 4× more anchors (32 · 32 · 9).
+# The model's own transform normalises the images and would normally resize them to 800 px;
+# we set its `min_size`/`max_size` to the image size so the
+# images stay as they are.
+
+# %%
+from dlcv_utils.engine import fit
+from dlcv_utils.faster_rcnn import build_faster_rcnn, make_shapes_loaders
+
+train_loader, val_loader = make_shapes_loaders(cfg, seed=0)
+class_names = ShapesDetection.classes  # ("__background__", "circle", ...): label 0 is background
+model = build_faster_rcnn(
+    len(class_names),
+    backbone=cfg.backbone,
+    image_size=cfg.image_size,
+    width=cfg.width,
+    stride=cfg.stride,
+    anchor_sizes=cfg.anchor_sizes,
+    box_batch_size_per_image=cfg.box_batch_size_per_image,
+)
+for part in ("backbone", "rpn", "roi_heads"):
+    n = sum(p.numel() for p in getattr(model, part).parameters())
+    print(f"{part:10s} {n:>9,d} parameters")
+print(
+    f"anchors per image: {len(generate_anchors(cfg.image_size // cfg.stride, cfg.stride, cfg.anchor_sizes))}"
+)
+
+# %% [markdown]
+# The shapes images are generated on first use; we generate them now so that the training time
+# below is training only.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+t0 = time.perf_counter()
+for ds in (train_loader.dataset, val_loader.dataset):
+    for i in range(len(ds)):
+        ds.sample(i)
+print(
+    f"generated {len(train_loader.dataset)} + {len(val_loader.dataset)} images in {time.perf_counter() - t0:.1f} s"
+)
+
+# %% [markdown]
+# ### Training
+# `dlcv_utils.engine.fit` is a plain training loop (read it!): for each batch,
+# `model(images, targets)` returns the four losses of Faster R-CNN, which are summed and
+# back-propagated:
+#
+# | loss | stage | what it teaches |
+# |---|---|---|
+# | `loss_objectness` | RPN | object vs background, on the 256 sampled anchors per image |
+# | `loss_rpn_box_reg` | RPN | anchor → object deltas, positive anchors only |
+# | `loss_classifier` | head | which class (or background) each sampled proposal is |
+# | `loss_box_reg` | head | class-specific proposal → object deltas |
+#
+# Training both stages at once like this is the "approximate joint training" of the paper
+# (the head does not back-propagate into the proposal coordinates). The loop adds a linear
+# learning-rate warm-up, a cosine decay, and a time limit as a safety net. It evaluates on
+# the validation split at the end with COCO mAP (lesson 01).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import os
+
+# Safety net on the training time. On a quiet 2-core CPU the CPU settings finish well inside
+# it; on a busy shared machine you may raise it (DLCV_MAX_TRAIN_SECONDS) rather than stop early.
+max_seconds = float(os.environ.get("DLCV_MAX_TRAIN_SECONDS", cfg.max_seconds))
+cpu0 = time.process_time()
+history = fit(
+    model,
+    train_loader,
+    epochs=cfg.epochs,
+    optimizer=cfg.optimizer,
+    lr=cfg.lr,
+    device=device,
+    val_loader=val_loader,
+    eval_every=cfg.epochs,
+    warmup_iters=cfg.warmup_iters,
+    max_seconds=max_seconds,
+    seed=0,
+    class_names=class_names,
+)
+print(
+    f"{history.iterations} iterations in {history.train_seconds:.0f} s of training "
+    f"({torch.get_num_threads()} threads, {time.process_time() - cpu0:.0f} s of CPU time "
+    f"incl. evaluation; load average {os.getloadavg()[0]:.1f})"
+)
+if history.stop_reason:
+    print("stopped early:", history.stop_reason)
+assert history.train_seconds <= max_seconds + 30
+
+# %%
+fig = history.plot(smooth=20)
+plt.show()
+
+# %% [markdown]
+# ### Validation mAP
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from dlcv_utils.report import key_figure
+
+metrics = history.metrics
+map50, map_coco = metrics["map50"], metrics["map"]
+print(
+    f"val mAP@0.5 = {map50:.3f}   mAP@[.5:.95] = {map_coco:.3f}   "
+    f"({1000 * metrics['seconds_per_image']:.1f} ms per image)"
+)
+for name, ap in metrics["per_class"].items():
+    print(f"  {name:9s} AP@0.5 {ap:.3f}")
+assert map50 >= cfg.map50_floor, f"mAP@0.5 {map50:.3f} below the floor {cfg.map50_floor}"
+key_figure("val mAP@0.5", map50)
+key_figure("val mAP@[.5:.95]", map_coco)
+
+# %% [markdown]
+# ## 4. Inside the model: proposals vs detections
+#
+# A forward hook on `model.rpn` catches what the RPN hands to the second stage: a few hundred
+# proposals per image, ordered by objectness. The head then classifies each one, refines its
+# box per class, and runs class-wise NMS. Left: the RPN's top 30 proposals; right: the final
+# detections scoring at least 0.5.
+
+# %%
+captured = {}
+
+
+def grab_proposals(module, inputs, output):
+    boxes, _losses = output
+    captured["proposals"] = [b.detach().cpu() for b in boxes]
+
+
+model.eval()
+examples = [val_loader.dataset[i] for i in range(3)]
+handle = model.rpn.register_forward_hook(grab_proposals)
+with torch.no_grad():
+    detections = model([img.to(device) for img, _ in examples])
+handle.remove()
+
+fig, axes = plt.subplots(2, 3, figsize=(12, 8))
+for k, ((img, tgt), det) in enumerate(zip(examples, detections)):
+    props = captured["proposals"][k]
+    show_image(img, ax=axes[0, k], title=f"RPN: top 30 of {len(props)} proposals")
+    draw_boxes(axes[0, k], props[:30], color="yellow", linewidth=0.8)
+    keep = det["scores"] >= 0.5
+    show_image(
+        img,
+        boxes=det["boxes"][keep].cpu(),
+        labels=det["labels"][keep].cpu(),
+        scores=det["scores"][keep].cpu(),
+        class_names=class_names,
+        ax=axes[1, k],
+        title=f"final: {int(keep.sum())} detections (score >= 0.5)",
+    )
+    draw_boxes(axes[1, k], tgt["boxes"], color="white", linestyle="--", linewidth=1)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### Confidence and NMS, by hand
+# The model's last step is: drop detections scoring below `box_score_thresh`, then class-wise
+# NMS at IoU 0.5, then keep the best 100. We can switch its NMS off (IoU threshold 1.0 removes
+# nothing), do the NMS ourselves with `dlcv_utils.nms.batched_nms` (lesson 01), and check that
+# we get the model's own output back.
+
+# %%
+from dlcv_utils.nms import batched_nms
+
+img, tgt = examples[0]
+with torch.no_grad():
+    default_out = model([img.to(device)])[0]
+    model.roi_heads.nms_thresh, model.roi_heads.detections_per_img = 1.0, 10_000
+    raw = model([img.to(device)])[0]
+    model.roi_heads.nms_thresh, model.roi_heads.detections_per_img = 0.5, 100
+keep = batched_nms(raw["boxes"], raw["scores"], raw["labels"], iou_threshold=0.5)[:100]
+torch.testing.assert_close(raw["boxes"][keep], default_out["boxes"])
+assert torch.equal(raw["labels"][keep], default_out["labels"])
+print(f"without NMS: {len(raw['boxes'])} boxes; after our NMS: {len(keep)} = the model's output")
+
+# %% [markdown]
+# Move the sliders: a low confidence threshold lets through the many low-scoring guesses of the
+# head; a high NMS IoU threshold keeps near-duplicate boxes of the same object.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from dlcv_utils.widgets.basics import make_nms_widget
+
+image_np = (img.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+make_nms_widget(
+    image_np,
+    raw["boxes"].cpu(),
+    raw["scores"].cpu(),
+    labels=raw["labels"].cpu(),
+    class_names=class_names,
+    score_threshold=0.5,
+    iou_threshold=0.5,
+)
+
+# %% [markdown]
+# ## 5. A COCO-trained Faster R-CNN on real photos
+#
+# torchvision ships Faster R-CNN models trained on COCO's 80 classes. On Colab the weights
+# download on first use (about 75 MB for the MobileNet-v3 FPN model); offline, where this
+# notebook is tested, they are not available and we show the shapes model instead.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from dlcv_utils.faster_rcnn import WeightsUnavailableError, load_pretrained_coco
+
+try:
+    coco_model, coco_names = load_pretrained_coco("fasterrcnn_mobilenet_v3_large_fpn")
+    coco_model.to(device)
+    print("loaded torchvision's COCO Faster R-CNN (MobileNet-v3 + FPN)")
+except WeightsUnavailableError:
+    coco_model = None
+    print("The COCO weights cannot be downloaded here (offline), so this section shows the")
+    print("shapes model on more validation images instead. Run the notebook on Colab to see")
+    print("the COCO model on real photos.")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if coco_model is not None:
+    from dlcv_utils.datasets.photos import load_photos
+
+    photos = load_photos()
+    fig, axes = plt.subplots(1, len(photos), figsize=(4 * len(photos), 4))
+    for ax, (photo, record) in zip(np.atleast_1d(axes), photos):
+        x = torch.from_numpy(photo).permute(2, 0, 1).float().div(255).to(device)
+        with torch.no_grad():
+            out = coco_model([x])[0]
+        show_image(
+            photo,
+            boxes=out["boxes"].cpu(),
+            labels=out["labels"].cpu(),
+            scores=out["scores"].cpu(),
+            class_names=coco_names,
+            ax=ax,
+        )
+        draw_boxes(ax, [o.bbox for o in record.objects], color="white", linestyle="--")
+else:
+    fig, axes = plt.subplots(2, 4, figsize=(14, 7))
+    for ax, i in zip(axes.ravel(), range(3, 11)):
+        img, tgt = val_loader.dataset[i]
+        with torch.no_grad():
+            out = model([img.to(device)])[0]
+        keep = out["scores"] >= 0.5
+        show_image(
+            img,
+            boxes=out["boxes"][keep].cpu(),
+            labels=out["labels"][keep].cpu(),
+            scores=out["scores"][keep].cpu(),
+            class_names=class_names,
+            ax=ax,
+        )
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Summary
+#
+# * **Anchors** are fixed reference boxes, `scales × ratios` of them at every feature-map
+#   cell; the RPN scores and refines each one with two small convolutions.
+# * RPN **targets**: IoU ≥ 0.7 object, < 0.3 background, the rest ignored, plus the best
+#   anchor of every ground truth; the loss sees 256 anchors per image, at most half positive.
+# * **Faster R-CNN = RPN + Fast R-CNN** on one shared feature map, trained end to end with
+#   four losses. No selective search: proposals cost almost nothing.
+# * On a CPU, a 6-layer backbone trained from scratch for a few minutes already finds the
+#   shapes well; a COCO-trained model finds people, cars and cats in photos.
+#
+# ### Exercises
+# 1. Build the model with `anchor_sizes=(32, 64, 128)` and look at the best IoU of each
+#    object with its anchors (section 2). Which shapes get only low-quality matches?
+# 2. Set `pos_iou=0.5` in `assign_rpn_targets`. How many more positives per image?
+# 3. Hook `model.roi_heads` and count how many proposals end up as detections.
