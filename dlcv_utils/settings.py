@@ -38,12 +38,12 @@ LESSON_SETTINGS: dict[str, dict[str, dict]] = {
     "04": {
         # shapes images; selective search proposals; R-CNN crops / Fast R-CNN RoIs of the same tiny CNN
         "cpu": dict(
-            image_size=128, n_train=160, n_val=40, batch_size=4, epochs_rcnn=5, epochs_fast_rcnn=12,
+            image_size=128, n_train=160, n_val=40, batch_size=4, epochs_rcnn=8, epochs_fast_rcnn=16,
             lr=3e-3, warmup_iters=20, rois_per_image=64, crop_size=24, context_padding=2,
-            roi_output_size=7, channels=(16, 32, 64), ss_scale=50, ss_min_size=10, ss_min_box_size=4,
+            roi_output_size=6, channels=(16, 32, 64), ss_scale=50, ss_min_size=10, ss_min_box_size=4,
         ),
         "cuda": dict(
-            image_size=128, n_train=600, n_val=150, batch_size=8, epochs_rcnn=12, epochs_fast_rcnn=30,
+            image_size=128, n_train=600, n_val=150, batch_size=8, epochs_rcnn=16, epochs_fast_rcnn=30,
             lr=3e-3, warmup_iters=50, rois_per_image=64, crop_size=28, context_padding=2,
             roi_output_size=7, channels=(32, 64, 128), ss_scale=50, ss_min_size=10, ss_min_box_size=4,
         ),
