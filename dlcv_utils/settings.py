@@ -64,7 +64,20 @@ LESSON_SETTINGS: dict[str, dict[str, dict]] = {
             box_batch_size_per_image=128, map50_floor=0.9,
         ),
     },
-    "06": {"cpu": {}, "cuda": {}},
+    "06": {
+        # config: a name in dlcv_utils.toolbox.CONFIGS (CPU: TinyNet + FPN, GPU: ResNet-18 + FPN);
+        # max_train_seconds is a safety net; map50_floor is what the lesson asserts.
+        "cpu": dict(
+            config="faster_rcnn_tiny_fpn", image_size=128, n_train=600, n_val=150, batch_size=4,
+            epochs=8, optimizer="adamw", lr=2e-3, warmup_iters=50, max_train_seconds=600,
+            map50_floor=0.55,
+        ),
+        "cuda": dict(
+            config="faster_rcnn_r18_fpn", image_size=128, n_train=3000, n_val=150, batch_size=16,
+            epochs=24, optimizer="adamw", lr=1e-3, warmup_iters=300, max_train_seconds=1800,
+            map50_floor=0.55,
+        ),
+    },
 }
 
 
