@@ -67,6 +67,68 @@ def select_lessons(requested: list[str], available: dict[str, Path]) -> list[str
     return chosen
 
 
+_POLL_SECONDS = 1.0
+
+
+def _notebook_client_class():
+    """nbclient's ``NotebookClient`` polling the kernel's channels in short slices.
+
+    nbclient waits for a cell's reply with one long ``get_msg(timeout=cell_timeout)``. With
+    widgets in a cell, that wait sometimes misses the reply's arrival and only returns when the
+    timeout expires (jupyter/nbclient#312, open): a lesson then "hangs" for the whole cell
+    timeout. Polling in one-second slices bounds the stall to a second; the cell timeout is
+    still enforced.
+    """
+    import asyncio
+    from queue import Empty
+    from time import monotonic
+
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError
+    from nbclient.util import ensure_async
+
+    class PollingNotebookClient(NotebookClient):
+        async def _async_poll_for_reply(
+            self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive
+        ):
+            deadline = None if timeout is None else monotonic() + timeout
+            while True:
+                try:
+                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=_POLL_SECONDS))
+                except Empty:
+                    if deadline is not None and monotonic() > deadline:
+                        task_poll_kernel_alive.cancel()
+                        await self._async_check_alive()
+                        raise CellTimeoutError.error_from_timeout_and_cell(
+                            "Cell execution timed out", timeout, cell
+                        ) from None
+                    continue
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                try:
+                    await asyncio.wait_for(task_poll_output_msg, self.iopub_timeout)
+                except (asyncio.TimeoutError, Empty):
+                    self.log.warning("Timeout waiting for IOPub output")
+                task_poll_kernel_alive.cancel()
+                return msg
+
+        async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
+            from nbclient.exceptions import CellExecutionComplete
+
+            while True:
+                try:
+                    msg = await ensure_async(self.kc.iopub_channel.get_msg(timeout=_POLL_SECONDS))
+                except Empty:
+                    continue
+                if msg["parent_header"].get("msg_id") == parent_msg_id:
+                    try:
+                        self.process_message(msg, cell, cell_index)
+                    except CellExecutionComplete:
+                        return
+
+    return PollingNotebookClient
+
+
 def _error_text(outputs) -> str:
     for out in outputs:
         if out.get("output_type") == "error":
@@ -99,14 +161,13 @@ def execute_notebook(
         ``(notebook, failed_cell_index or None, error_text)``.
     """
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
     from tqdm.auto import tqdm
 
     nb = nbformat.read(path, as_version=4)
     kernel_env = dict(os.environ)
     kernel_env.update(env or {})
-    client = NotebookClient(
+    client = _notebook_client_class()(
         nb,
         timeout=timeout,
         kernel_name="python3",
@@ -126,6 +187,9 @@ def execute_notebook(
                 client.execute_cell(cell, index, execution_count=count)
             except CellExecutionError:
                 failed, error = index, _error_text(cell.outputs)
+                break
+            except CellTimeoutError:
+                failed, error = index, f"timed out after {timeout} s"
                 break
             finally:
                 bar.update(1)
