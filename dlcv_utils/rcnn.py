@@ -665,7 +665,6 @@ def train_lesson04_model(
         warmup_iters=cfg.warmup_iters,
         seed=0,
         progress=progress,
-        eval_every=epochs + 1,
     )
     train_s = time.perf_counter() - t0
     metrics = evaluate_detector(model, val_loader, device, class_names=ShapesDetection.classes)
