@@ -635,7 +635,9 @@ def train_lesson04_model(
     )
     val_loader = DataLoader(val_ds, batch_size=cfg.batch_size, collate_fn=collate_fn)
     if proposals is None:
-        proposals = lesson04_proposals(cfg)
+        # one cache per selective-search setting, shared by bench_rcnn and bench_fast_rcnn
+        key = (cfg.ss_scale, cfg.ss_min_size, cfg.ss_min_box_size)
+        proposals = _SHARED_PROPOSALS.setdefault(key, lesson04_proposals(cfg))
         proposals.precompute(img for img, _ in train_ds)
         proposals.precompute(img for img, _ in val_ds)
     num_classes = len(ShapesDetection.classes)
@@ -675,6 +677,9 @@ def train_lesson04_model(
         "train_s": train_s,
         "proposals": proposals,
     }
+
+
+_SHARED_PROPOSALS: dict[tuple, ProposalCache] = {}
 
 
 def lesson04_proposals(cfg) -> ProposalCache:
