@@ -839,7 +839,7 @@ def bench_config_detector(device: str = "cpu") -> dict:
     """
     import torch
 
-    from dlcv_utils.datasets.shapes import SHAPE_CLASSES, ShapesDetection, collate_fn
+    from dlcv_utils.datasets.shapes import ShapesDetection, collate_fn
     from dlcv_utils.engine import evaluate_detector, fit
     from dlcv_utils.settings import lesson_settings, setup
 
@@ -872,7 +872,7 @@ def bench_config_detector(device: str = "cpu") -> dict:
         max_seconds=cfg.max_train_seconds,
         progress=False,
     )
-    metrics = evaluate_detector(model, val_loader, dev, class_names=SHAPE_CLASSES)
+    metrics = evaluate_detector(model, val_loader, dev, class_names=ShapesDetection.classes)
     return dict(
         model=f"Faster R-CNN from config ({cfg.config})",
         train_s=float(history.train_seconds),

@@ -410,23 +410,25 @@ print(f"parameters: {count_parameters(model34) / 1e6:.2f}M")
 
 # %% [markdown]
 # ### Can I use MMDetection or Detectron2 on Colab today?
-# What public issue trackers said when this lesson was written (late 2026); check again, it
-# changes with every Colab torch upgrade:
-# * **MMDetection** needs `mmcv` with compiled CUDA ops built for the *exact* torch/CUDA pair.
-#   OpenMMLab's pre-built wheels stopped at torch 2.1–2.4 era versions, and mmdet 3.3 insists
-#   on `mmcv < 2.2.0` while torch ≥ 2.2 only has wheels for `mmcv 2.2.0`
-#   ([mmdetection#11763](https://github.com/open-mmlab/mmdetection/issues/11763), June 2024).
-#   On Colab's torch 2.5 (March 2025) `mim install mmcv` fell back to building from source and
-#   failed after 20+ minutes ([mmdetection#12326](https://github.com/open-mmlab/mmdetection/issues/12326));
-#   the workarounds posted there downgrade torch to 2.1–2.5 first. Expect that on a newer Colab
-#   too: it usually works only after pinning an older torch.
-# * **Detectron2** publishes no wheels for current torch; on Colab it is built from source
-#   (`pip install 'git+https://github.com/facebookresearch/detectron2.git'`), which takes
-#   several minutes and generally succeeds because Colab has the CUDA toolkit
-#   ([detectron2#4366](https://github.com/facebookresearch/detectron2/issues/4366) asks for
-#   Colab wheels; still open when we looked).
-# * **torchvision** (what we use) ships the parts and works everywhere, but has no config
-#   system; that is the gap `dlcv_utils.toolbox` fills for this course.
+# Honest answer: not out of the box, and we could not try it from here (this lesson runs
+# offline). What the public issue trackers say; the newest reports we found are from 2025, and
+# the situation changes with every Colab torch upgrade, so check before you rely on it:
+# * **MMDetection** needs `mmcv` with compiled C++/CUDA ops built for the exact torch + CUDA
+#   pair. In June 2024 mmcv's install docs listed only `mmcv 2.2.0` for torch 2.2 and newer,
+#   while mmdet 3.3 refuses `mmcv >= 2.2.0`
+#   ([mmdetection#11763](https://github.com/open-mmlab/mmdetection/issues/11763)). In March 2025,
+#   on Colab's torch 2.5.1, `mim install mmcv` found no matching wheel, compiled from source for
+#   20+ minutes and failed
+#   ([mmdetection#12326](https://github.com/open-mmlab/mmdetection/issues/12326)); the
+#   workarounds posted there first reinstall an older torch (2.5.0 / 2.1). Expect the same or
+#   worse on a newer torch.
+# * **Detectron2** has no pre-built wheels for recent torch; the usual Colab route is building
+#   it from source (`pip install 'git+https://github.com/facebookresearch/detectron2.git'`),
+#   which took about five minutes in 2022
+#   ([detectron2#4366](https://github.com/facebookresearch/detectron2/issues/4366), asking for
+#   Colab wheels, still open). Whether it builds against today's Colab torch we have not verified.
+# * **torchvision** (what we use) ships every part we need and installs everywhere, but has no
+#   config system; `dlcv_utils.toolbox` fills that gap for this course.
 #
 # Neither toolbox is installed here: everything in this lesson runs offline on a CPU.
 #
@@ -470,7 +472,7 @@ history = fit(
     seed=0,
     max_seconds=cfg.max_train_seconds,
 )
-metrics = evaluate_detector(detector, val_loader, device, class_names=SHAPE_CLASSES)
+metrics = evaluate_detector(detector, val_loader, device, class_names=ShapesDetection.classes)
 print(
     f"training {history.train_seconds:.0f} s; val mAP@0.5 {metrics['map50']:.3f}, "
     f"mAP@[.5:.95] {metrics['map']:.3f}, {metrics['seconds_per_image'] * 1000:.0f} ms/image"
@@ -503,7 +505,7 @@ for ax, i in zip(axes, range(4)):
         boxes=det["boxes"][keep].cpu(),
         labels=det["labels"][keep].cpu(),
         scores=det["scores"][keep].cpu(),
-        class_names=("bg", *SHAPE_CLASSES),
+        class_names=ShapesDetection.classes,
         ax=ax,
         title=f"{int(keep.sum())} detections, {len(tgt['boxes'])} shapes",
     )
