@@ -337,7 +337,7 @@ history = fit(
 )
 print(
     f"{history.iterations} iterations in {history.train_seconds:.0f} s of training "
-    f"({torch.get_num_threads()} threads, {time.process_time() - cpu0:.0f} s of CPU time "
+    f"({torch.get_num_threads()} thread(s), {time.process_time() - cpu0:.0f} s of CPU time "
     f"incl. evaluation; load average {os.getloadavg()[0]:.1f})"
 )
 if history.stop_reason:
@@ -363,7 +363,10 @@ print(
 )
 for name, ap in metrics["per_class"].items():
     print(f"  {name:9s} AP@0.5 {ap:.3f}")
-assert map50 >= cfg.map50_floor, f"mAP@0.5 {map50:.3f} below the floor {cfg.map50_floor}"
+assert map50 >= cfg.map50_floor, (
+    f"mAP@0.5 {map50:.3f} below the floor {cfg.map50_floor} after {history.iterations} "
+    f"iterations ({history.stop_reason or 'all epochs'})"
+)
 key_figure("val mAP@0.5", map50)
 key_figure("val mAP@[.5:.95]", map_coco)
 
