@@ -479,6 +479,7 @@ def fit(
     progress: bool = True,
     class_names: Sequence[str] | None = None,
     max_seconds: float | None = None,
+    time_aware_schedule: bool = True,
     score_threshold: float = 0.0,
 ) -> History:
     """Train a torchvision-style detector; evaluate it every ``eval_every`` epochs.
@@ -515,6 +516,11 @@ def fit(
             ``ShapesDetection.classes``, for the per-class metrics.
         max_seconds: stop training once this much training time has passed (a safety net;
             the model is still evaluated and ``History.stop_reason`` says so).
+        time_aware_schedule: with ``max_seconds``, if training runs too slowly to finish in
+            time (a busy machine), the schedule follows the elapsed fraction of
+            ``max_seconds`` instead of the iteration count, so warm-up and decay still
+            complete when the time runs out. A run on pace to finish in time is unaffected
+            (and stays repeatable).
         score_threshold: passed to :func:`evaluate_detector`.
 
     Returns:
@@ -655,7 +661,11 @@ def fit(
             epoch_losses.append(total)
             it += 1
             if it < total_iters:
-                set_lr(it)
+                sched_it = it
+                if max_seconds is not None and time_aware_schedule:
+                    elapsed = time.perf_counter() - train_start
+                    sched_it = max(it, int(total_iters * elapsed / max_seconds))
+                set_lr(sched_it)
             bar.set_postfix(loss=f"{total:.3f}", lr=f"{history.lr[-1]:.2g}")
             if max_seconds is not None and time.perf_counter() - train_start > max_seconds:
                 history.stop_reason = (

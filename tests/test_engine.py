@@ -407,3 +407,34 @@ def test_fit_evaluates_every_n_epochs():
     assert 0.0 <= h.metrics["map50"] <= 1.0
     assert h.metrics["map"] <= h.metrics["map50"]
     assert h.eval_seconds > 0
+
+
+def test_time_aware_schedule_decays_before_the_time_limit(monkeypatch):
+    import dlcv_utils.engine as engine
+
+    clock = {"t": 0.0}
+
+    def fake_perf_counter():
+        clock["t"] += 0.5  # every call to the clock "takes" half a second
+        return clock["t"]
+
+    monkeypatch.setattr(engine.time, "perf_counter", fake_perf_counter)
+    # 50 epochs x 3 batches = 150 iterations, but only ~60 s: far too slow to finish
+    _, h = run(0, epochs=50, lr=0.1, warmup_iters=0, max_seconds=60)
+    assert "max_seconds" in h.stop_reason
+    n = h.iterations
+    assert n < 150
+    by_iteration = 0.1 * lr_factor(n - 1, 150, warmup_iters=0)
+    assert by_iteration > 0.05  # the iteration count alone would still be at a high lr...
+    assert h.lr[-1] < 0.01  # ...but the time-aware schedule has decayed almost to 0
+    assert all(a >= b for a, b in zip(h.lr, h.lr[1:]))  # cosine: never increases
+
+    clock["t"] = 0.0
+    _, h2 = run(0, epochs=50, lr=0.1, warmup_iters=0, max_seconds=60, time_aware_schedule=False)
+    assert h2.lr[-1] == pytest.approx(0.1 * lr_factor(h2.iterations - 1, 150, warmup_iters=0))
+
+
+def test_time_aware_schedule_does_not_change_a_run_on_pace():
+    _, h1 = run(3, epochs=2)
+    _, h2 = run(3, epochs=2, max_seconds=1e6)
+    assert h1.lr == h2.lr and h1.losses == h2.losses
