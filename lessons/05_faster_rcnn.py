@@ -340,8 +340,6 @@ print(
     f"({torch.get_num_threads()} thread(s), {time.process_time() - cpu0:.0f} s of CPU time "
     f"incl. evaluation; load average {os.getloadavg()[0]:.1f})"
 )
-if history.stop_reason:
-    print("stopped early:", history.stop_reason)
 assert history.train_seconds <= max_seconds + 30
 
 # %%
