@@ -14,3 +14,23 @@ def pytest_ignore_collect(collection_path, config):
     # scripts and benchmarks are run by hand, not collected as doctest modules
     parts = set(collection_path.parts)
     return bool(parts & {"build", "benchmarks", "scripts", "lessons"}) or None
+
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Under ``-n 2 --dist loadscope``, keep every lesson in one scope.
+
+    The lessons then run in one worker, in order, one after the other, while the unit tests use
+    the other worker: two training lessons never share the two CPU cores.
+    """
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LessonsInOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            if nodeid.startswith("notebooks/"):
+                return "notebooks"
+            return super()._split_scope(nodeid)
+
+    return LessonsInOneWorker(config, log)
