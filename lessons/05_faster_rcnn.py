@@ -419,6 +419,7 @@ plt.show()
 # we get the model's own output back.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 from dlcv_utils.nms import batched_nms
 
 img, tgt = examples[0]
