@@ -7,6 +7,9 @@ reach the lessons: no progress bars (tqdm writes to stderr, which nbval compares
 import os
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+# Two xdist workers share two cores (lessons in one, unit tests in the other): one thread each.
+# torch's small detection ops slow down badly when two 2-thread processes fight for 2 cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
 
