@@ -25,6 +25,8 @@ from dlcv_utils.settings import lesson_settings, setup
 
 device = setup(seed=0)
 cfg = lesson_settings("06", device)
+if device.type == "cpu":
+    torch.set_num_threads(1)  # one thread: the same training run, hence the same mAP, every time
 print(f"device: {device.type}, image size {cfg.image_size}, train images {cfg.n_train}")
 
 # %% [markdown]
