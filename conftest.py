@@ -19,7 +19,6 @@ def pytest_ignore_collect(collection_path, config):
     return bool(parts & {"build", "benchmarks", "scripts", "lessons"}) or None
 
 
-
 def pytest_xdist_make_scheduler(config, log):
     """Under ``-n 2 --dist loadscope``, keep every lesson in one scope.
 

@@ -86,7 +86,9 @@ def build(src: Path, execute: bool = True) -> Path:
             env = {"DLCV_DEVICE": "cpu", "TQDM_DISABLE": "1", "DLCV_REPORT": ""}
             nb, failed, error = execute_notebook(draft, None, env=env, cwd=NOTEBOOKS)
         if failed is not None:
-            raise SystemExit(f"{src.name}: cell {failed} failed: {error} ({out.name} left unchanged)")
+            raise SystemExit(
+                f"{src.name}: cell {failed} failed: {error} ({out.name} left unchanged)"
+            )
         for cell in nb.cells:
             cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
     nbformat.write(nb, out)
