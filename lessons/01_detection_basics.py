@@ -44,8 +44,23 @@ print(
 #
 # Detection is harder than localization because the number of objects is not known in advance:
 # a network has to propose many candidate boxes, score each one, and then decide which
-# candidates describe the same object. Objects also come in very different sizes and shapes,
-# they overlap, and for video the whole thing must run in real time.
+# candidates describe the same object. More precisely, five things make it hard:
+#
+# * **two tasks in one.** Every box needs a class (a classification loss) *and* four
+#   coordinates (a **bounding-box regression** (바운딩 박스 회귀) loss). The two losses have
+#   different scales and pull the shared features in different directions, so their weighting
+#   has to be tuned, and a detector can be good at one and poor at the other.
+# * **background everywhere.** Most of an image is **background** (배경): for every candidate
+#   box that covers an object there are hundreds or thousands that cover nothing. Training on
+#   such an imbalanced mix needs sampling tricks (lessons 04–05) or a special loss (RetinaNet's
+#   focal loss).
+# * **scales and shapes.** The same class appears tiny in the distance and huge up close, tall
+#   (a standing person) or wide (a bus); one fixed window size cannot fit all of them.
+# * **few, expensive labels.** Drawing a tight box around every object costs far more
+#   annotation time than typing one label per image, so detection datasets are smaller than
+#   classification datasets.
+# * **speed.** Objects overlap, images are large, and for video the whole pipeline must keep up
+#   with the frame rate.
 #
 # Below, one photo (the astronaut that ships with scikit-image) and the four kinds of answer.
 # The boxes were placed by hand; the "segmentation" mask is a crude colour rule that picks the
@@ -117,19 +132,43 @@ ax = detector_diagram()
 plt.show()
 
 # %% [markdown]
+# ### A short history (역사)
+#
+# Deep learning took over detection in two steps. First **AlexNet** (Krizhevsky, Sutskever and
+# Hinton, 2012) won the ImageNet classification challenge (ILSVRC 2012) with a top-5 error of
+# 15.3 % against 26.2 % for the runner-up, and showed that a large **convolutional neural
+# network** (CNN, 합성곱 신경망) trained on GPUs learns far better features than hand-designed
+# ones. Then **R-CNN** (Girshick et al., "Rich feature hierarchies for accurate object
+# detection and semantic segmentation", CVPR 2014) reused such CNN features for the proposals of
+# selective search and reached 53.3 % mAP on PASCAL VOC 2012, which the paper reports as more
+# than 30 % (relative) above the previous best result. From then on the field moved fast:
+#
+# | year | two-stage line | one-stage line |
+# |---|---|---|
+# | 2014 | R-CNN; SPPNet (one CNN pass per image, spatial pyramid pooling) | |
+# | 2015 | Fast R-CNN (RoI pooling, one network trained end to end); Faster R-CNN (proposals from a region proposal network) | |
+# | 2016 | | YOLO (one grid, one pass); SSD (boxes from several feature maps) |
+# | 2017 | FPN (feature pyramid neck); Mask R-CNN (adds instance masks) | RetinaNet (focal loss against the background imbalance) |
+# | 2020 | | EfficientDet (scalable backbone, BiFPN neck); YOLOv4 |
+# | later | | YOLOv5, YOLOv8 and newer versions (Ultralytics and others) |
+#
+# Lessons 03–06 of this course follow the two-stage line from selective search to Faster R-CNN
+# with an FPN; the later lessons cover the one-stage detectors.
+
+# %% [markdown]
 # ## 3. Boxes and IoU
 #
-# In this course a box is always `(x1, y1, x2, y2)` in pixels: top-left and bottom-right corner,
-# so its width is `x2 - x1` and its height `y2 - y1`. Datasets store boxes in other formats too
-# (COCO: `(x, y, width, height)`; YOLO: normalised centre and size); `dlcv_utils.boxes.box_convert`
-# converts between them.
+# In this course a **bounding box** (바운딩 박스) is always `(x1, y1, x2, y2)` in pixels:
+# top-left and bottom-right corner, so its width is `x2 - x1` and its height `y2 - y1`.
+# Datasets store boxes in other formats too (COCO: `(x, y, width, height)`; YOLO: normalised
+# centre and size); `dlcv_utils.boxes.box_convert` converts between them.
 #
 # > **No `+1`.** Some libraries (the PASCAL VOC devkit, Kornia) treat coordinates as *pixel
 # > indices* and compute the width as `x2 - x1 + 1`. This course, like torchvision and
 # > pycocotools, does not: a box from `x1 = 0` to `x2 = 10` is 10 pixels wide.
 #
-# **Intersection over Union** (IoU) measures how well two boxes agree: the area they share
-# divided by the area they cover together,
+# **Intersection over Union** (IoU, 교집합 대 합집합 비율) measures how well two boxes agree:
+# the area they share divided by the area they cover together,
 #
 # $$\mathrm{IoU}(A, B) = \frac{|A \cap B|}{|A \cup B|} = \frac{|A \cap B|}{|A| + |B| - |A \cap B|}.$$
 #
@@ -269,7 +308,8 @@ _ = check_iou(my_iou_xywh, fmt="xywh")
 #
 # A detector does not output one box per object: its head predicts a box at thousands of
 # positions, and many neighbouring positions fire on the same object with slightly different
-# boxes and scores. **Non-maximum suppression** (비최대 억제) keeps the best of each group:
+# boxes and **confidence scores** (신뢰도 점수). **Non-maximum suppression** (비최대 억제)
+# keeps the best of each group:
 #
 # 1. **confidence filter:** drop every box whose score is not above a `score_threshold`;
 # 2. sort the rest by score, highest first;
@@ -414,16 +454,32 @@ _ = check_nms(my_batched_nms, class_aware=True)
 # usual rule, per class:
 #
 # * go through the detections from the highest score down;
-# * a detection is a **true positive** (TP) if its IoU with a ground-truth box of its class is at
-#   least the threshold (0.5 here) and that ground-truth box has not been claimed yet;
-# * otherwise it is a **false positive** (FP): a bad box, or a *second* box on an object that is
-#   already found;
-# * ground-truth boxes that no detection claims are **false negatives** (FN, missed objects).
+# * a detection is a **true positive** (TP, 참 양성) if its IoU with a **ground-truth** (실측값)
+#   box of its class is at least the threshold (0.5 here) and that ground-truth box has not been
+#   claimed yet;
+# * otherwise it is a **false positive** (FP, 거짓 양성): a bad box, or a *second* box on an
+#   object that is already found;
+# * ground-truth boxes that no detection claims are **false negatives** (FN, 거짓 음성: missed
+#   objects).
+#
+# In the language of statistics a false positive is a **Type I error** (제1종 오류: raising an
+# alarm where there is nothing) and a false negative a **Type II error** (제2종 오류: missing
+# something that is there). Which one hurts more depends on the use: a spam filter must avoid
+# Type I errors, a pedestrian detector in a car must avoid Type II errors.
+#
+# A **confusion matrix** (혼동 행렬) for detection has one row per true class and one column per
+# predicted class, *plus a "background" row and column*. A detection that matches an object of
+# another class is an off-diagonal entry (right place, wrong class); a detection that matches no
+# object lands in the background row (an FP); an object that no detection found lands in the
+# background column (an FN). The background/background cell stays empty: the "true negatives"
+# would be every box that was *not* predicted on empty background, an uncountable number. That
+# is why detection is measured with precision and recall, which need no true negatives, and
+# not with accuracy.
 #
 # Then **precision** (정밀도) = TP / (TP + FP), the fraction of detections that are right, and
 # **recall** (재현율) = TP / (number of ground-truth boxes), the fraction of objects found.
 # Lowering the confidence threshold adds detections: recall can only grow, precision usually
-# drops. The **precision-recall curve** shows this trade-off for every threshold at once.
+# drops. The **precision-recall curve** (정밀도-재현율 곡선) shows this trade-off for every threshold at once.
 #
 # Our small evaluation set: three photos, six classes, 16 hand-placed ground-truth boxes, and
 # fake detections with made-up scores, some good, some sloppy, some plainly wrong.
@@ -586,7 +642,7 @@ plt.show()
 # %% [markdown]
 # ## 6. Average precision: three ways to measure the area under the curve
 #
-# **Average precision** (AP) summarises the curve in one number, roughly the area under it.
+# **Average precision** (AP, 평균 정밀도) summarises the curve in one number, roughly the area under it.
 # First the wiggles are removed: the **interpolated precision** at recall `r` is the best
 # precision reached at *any* recall ≥ `r` (the curve's upper "envelope"; a detector could always
 # lower its threshold to get there). Then three conventions differ in where they sample it:
@@ -634,8 +690,9 @@ for t in (0.5, 0.75):
     )
 
 # %% [markdown]
-# The three numbers differ in the third decimal: when you compare APs from papers, check which
-# convention they used. `dlcv_utils.metrics.average_precision(recall, precision, method=...)`
+# The three conventions give slightly different numbers for the same detections (here the
+# 11-point value at IoU 0.75 is about 0.01 below the other two): when you compare APs from
+# papers, check which convention they used. `dlcv_utils.metrics.average_precision(recall, precision, method=...)`
 # implements all three (with `method="voc07"`, `"voc"` or `"coco"`); it agrees with ours:
 
 # %%
@@ -727,7 +784,7 @@ _ = check_ap(my_ap)
 # %% [markdown]
 # ## 7. mAP: VOC mAP@0.5 and COCO mAP@[.5:.95]
 #
-# **mAP** (mean average precision) is the mean of the per-class APs. The two benchmarks you will
+# **mAP** (mean average precision, 평균 정밀도의 평균) is the mean of the per-class APs. The two benchmarks you will
 # meet everywhere define it differently:
 #
 # * **PASCAL VOC mAP@0.5:** a detection counts at IoU ≥ 0.5; all-point AP (11-point before
@@ -917,3 +974,39 @@ _ = key_figure("COCO mAP@[.5:.95], hand-made set", ours["AP"])
 #   pycocotools).
 #
 # Next lesson: datasets and annotation formats (VOC XML, COCO JSON, YOLO text) and OpenCV.
+
+# %% [markdown]
+# ## Glossary (용어집)
+#
+# | Term | 한국어 | Where it is taught |
+# |---|---|---|
+# | classification | 분류 | 1. Four vision tasks |
+# | localization | 위치 추정 | 1. Four vision tasks |
+# | object detection | 객체 탐지 | 1. Four vision tasks |
+# | segmentation | 분할 | 1. Four vision tasks |
+# | bounding-box regression | 바운딩 박스 회귀 | 1. Four vision tasks |
+# | background | 배경 | 1. Four vision tasks |
+# | two-stage detector | 2단계 검출기 | 2. How detectors are built |
+# | region proposal | 영역 추정 | 2. How detectors are built |
+# | one-stage detector | 1단계 검출기 | 2. How detectors are built |
+# | backbone | 백본 | 2. How detectors are built |
+# | neck | 넥 | 2. How detectors are built |
+# | head | 헤드 | 2. How detectors are built |
+# | history | 역사 | A short history |
+# | convolutional neural network (CNN) | 합성곱 신경망 | A short history |
+# | bounding box | 바운딩 박스 | 3. Boxes and IoU |
+# | intersection over union (IoU) | 교집합 대 합집합 비율 | 3. Boxes and IoU |
+# | confidence score | 신뢰도 점수 | 4. Non-maximum suppression (NMS) |
+# | non-maximum suppression (NMS) | 비최대 억제 | 4. Non-maximum suppression (NMS) |
+# | true positive (TP) | 참 양성 | 5. Precision, recall and the PR curve |
+# | ground truth | 실측값 | 5. Precision, recall and the PR curve |
+# | false positive (FP) | 거짓 양성 | 5. Precision, recall and the PR curve |
+# | false negative (FN) | 거짓 음성 | 5. Precision, recall and the PR curve |
+# | Type I error | 제1종 오류 | 5. Precision, recall and the PR curve |
+# | Type II error | 제2종 오류 | 5. Precision, recall and the PR curve |
+# | confusion matrix | 혼동 행렬 | 5. Precision, recall and the PR curve |
+# | precision | 정밀도 | 5. Precision, recall and the PR curve |
+# | recall | 재현율 | 5. Precision, recall and the PR curve |
+# | precision-recall curve | 정밀도-재현율 곡선 | 5. Precision, recall and the PR curve |
+# | average precision (AP) | 평균 정밀도 | 6. Average precision |
+# | mean average precision (mAP) | 평균 정밀도의 평균 | 7. mAP |
