@@ -3,8 +3,8 @@
 #
 # A detector has to decide *where* to look before it can decide *what* it sees. This lesson
 # builds the two classical answers to "where": scanning every window of an image pyramid with a
-# real face detector, and **selective search**, the grouping algorithm that fed R-CNN its ~2000
-# candidate boxes per image. We measure both the way the literature does: how many of the
+# real face detector, and **selective search** (선택적 탐색), the grouping algorithm that fed
+# R-CNN its ~2000 candidate boxes per image. We measure both the way the literature does: how many of the
 # ground-truth objects are covered by the first *N* proposals (proposal recall).
 #
 # Plan:
@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from skimage import data
 
-from dlcv_utils.settings import lesson_settings, setup
+from dlcv_utils.course.settings import lesson_settings, setup
 
 device = setup(seed=0)
 cfg = lesson_settings("03", device)
@@ -67,18 +67,13 @@ plt.show()
 # %% [markdown]
 # ### A real classical detector: the LBP face cascade
 #
-# scikit-image ships OpenCV's trained **LBP frontal-face cascade** (an XML file). It is a
-# Viola–Jones style detector with *multi-block local binary pattern* (MB-LBP) features:
-#
-# * a feature is a 3 × 3 grid of equal blocks placed somewhere inside the 24 × 24 window;
-# * its value is an 8-bit code: going clockwise from the top-left block, each outer block
-#   contributes a 1 when its pixel sum is at least the centre block's sum;
-# * a *stump* looks that code up in a 256-entry table and adds one of two numbers to a score;
-# * stumps are grouped in 20 *stages*; a window survives a stage when the stage's score
-#   reaches its threshold, and it is a face when it survives all 20.
-#
-# Block sums cost 4 look-ups each in an **integral image** (summed-area table), so one feature
-# costs 16 look-ups whatever the block size. We parse the XML and compute one code by hand.
+# To have a real classifier to slide, we borrow OpenCV's trained frontal-face cascade that
+# scikit-image ships (a Viola–Jones style detector). Its details do not matter for the rest of
+# the course; what matters is its shape: a chain of 20 *stages* of cheap tests on a 24 × 24
+# window (each test compares sums of pixel blocks, computed in a few look-ups of an **integral
+# image** (적분 영상)), and a window counts as a face only if it passes every stage. The next
+# two cells load it, check one of its features against scikit-image and count how many stages
+# random windows survive.
 
 # %%
 from skimage.color import rgb2gray
@@ -121,9 +116,8 @@ assert code == cascade.lbp_codes(ii, [x0], [y0], f)[0]
 assert code == multiblock_lbp(sk_integral_image(gray.astype(float)), y0 + fy, x0 + fx, fw, fh)
 
 # %% [markdown]
-# The per-window classifier, written out for one window (the package's `LBPCascade.classify`
-# does the same for thousands of windows at once, and stops evaluating a window at the first
-# stage it fails):
+# One window through all stages, written out (`LBPCascade.classify` does the same for many
+# windows at once, and stops at the first stage a window fails):
 
 
 # %%
@@ -186,17 +180,16 @@ assert scan_s > 0 and us_per_window < 1000
 # %% [markdown]
 # ### From raw hits to detections: votes + NMS
 #
-# A real face fires the detector at many neighbouring positions and scales; a false alarm
-# usually only at a few. So each raw hit gets a **vote** = the number of other hits overlapping
-# it (IoU > 0.3), we keep hits with enough votes, and non-maximum suppression (NMS, from
-# lesson 01) keeps one box per face. The reference is scikit-image's `detect_multi_scale`
-# (which scales the window instead of the image, and groups hits by averaging clusters).
+# A real face fires at many neighbouring positions and scales, a false alarm only at a few. So
+# each hit gets a *vote* per other hit that overlaps it (IoU > 0.3), we keep hits with enough
+# votes, and **non-maximum suppression** (비최대 억제, lesson 01) keeps one box per face.
+# scikit-image's `detect_multi_scale` is the reference.
 
 # %%
 from skimage.feature import Cascade
 
-from dlcv_utils.boxes import box_iou
-from dlcv_utils.nms import nms
+from dlcv_utils.ops.boxes import box_iou
+from dlcv_utils.ops.nms import nms
 
 raw = scan["boxes"].astype(np.float64)
 votes = (box_iou(raw, raw) > 0.3).sum(1) - 1
@@ -220,7 +213,7 @@ print(f"best IoU between skimage's face and ours: {best:.2f}")
 assert best >= 0.5
 
 # %%
-from dlcv_utils.plotting import draw_boxes, show_image
+from dlcv_utils.viz.plotting import draw_boxes, show_image
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 5))
 show_image(image, ax=axes[0], title=f"{len(raw)} raw cascade hits")
@@ -232,10 +225,7 @@ draw_boxes(axes[1], ref_boxes, color="red", linestyle="--")
 plt.show()
 
 # %% [markdown]
-# The vote threshold (8) was chosen by looking at this one photo, so read the result as a
-# demonstration, not a benchmark: scikit-image's clustering keeps one false alarm on the
-# helmet's visor, ours drops it, and with a lower threshold ours keeps a few too. Classical
-# window detectors live with exactly this trade-off between missed objects and false alarms.
+# The vote threshold (8) was tuned on this one photo: a demonstration, not a benchmark.
 #
 # ### Why sliding windows are slow
 #
@@ -260,9 +250,9 @@ print("and one window shape only: other aspect ratios multiply all of this again
 
 # %% [markdown]
 # Compare: selective search below gives a few hundred to a few thousand boxes, of any size and
-# aspect ratio, and most of them sit on objects. That is the idea of **region proposals**:
-# spend a little computation to find *where objects probably are* (객체가 있을 만한 위치), then
-# run the expensive classifier only there. R-CNN (lesson 04) does exactly that.
+# aspect ratio, and most of them sit on objects. That is the idea of **region proposals**
+# (영역 추정): spend a little computation to find *where objects probably are*, then run the
+# expensive classifier only there. R-CNN (lesson 04) does exactly that.
 
 # %% [markdown]
 # ## 2. Selective search, step by step
@@ -272,7 +262,7 @@ print("and one window shape only: other aspect ratios multiply all of this again
 # the image. Every region formed on the way (small parts, whole objects, groups of objects)
 # contributes its bounding box. No learning is involved.
 #
-# ### Step 1: over-segmentation (graph-based, Felzenszwalb & Huttenlocher)
+# ### Step 1: graph-based over-segmentation (과분할) of Felzenszwalb & Huttenlocher
 #
 # Pixels are graph nodes, neighbouring pixels are joined by edges weighted by their colour
 # difference. Components are merged when the edge between them is weaker than their internal
@@ -281,7 +271,7 @@ print("and one window shape only: other aspect ratios multiply all of this again
 # %%
 from skimage.segmentation import mark_boundaries
 
-from dlcv_utils.selective_search import convert_color, oversegment
+from dlcv_utils.proposals.selective_search import convert_color, oversegment
 
 rgb01 = convert_color(image, "rgb")
 fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
@@ -303,7 +293,7 @@ plt.show()
 # We compute the colour histogram of one region by hand and compare with the package.
 
 # %%
-from dlcv_utils.selective_search import color_histograms, texture_histograms
+from dlcv_utils.proposals.selective_search import color_histograms, texture_histograms
 
 labels = oversegment(rgb01, scale=100, sigma=0.8, min_size=50)
 n_regions = labels.max() + 1
@@ -320,6 +310,9 @@ print(f"region {r}: {len(pixels)} px, its colour histogram matches the hand-made
 # %% [markdown]
 # ### Step 3: the four similarities
 #
+# A **similarity** (유사도) says how much two neighbouring regions look like parts of one
+# object.
+#
 # For two neighbouring regions *i*, *j* (sizes in pixels, `im` = image size):
 #
 # * colour: histogram intersection `Σ_k min(c_i[k], c_j[k])` (1 = identical, 0 = disjoint);
@@ -333,7 +326,7 @@ print(f"region {r}: {len(pixels)} px, its colour histogram matches the hand-made
 # package:
 
 # %%
-from dlcv_utils.selective_search import (
+from dlcv_utils.proposals.selective_search import (
     fill_similarity,
     histogram_intersection,
     region_adjacency,
@@ -365,7 +358,7 @@ print(
 )
 
 # %% [markdown]
-# ### Step 4: hierarchical grouping
+# ### Step 4: hierarchical grouping (계층적 그룹화)
 #
 # Repeat until one region is left: take the most similar neighbouring pair, merge it into a
 # new region (size = sum; box = union; histograms = size-weighted average of the two, which is
@@ -377,7 +370,7 @@ print(
 
 # %%
 from dlcv_utils.datasets.shapes import make_split
-from dlcv_utils.selective_search import hierarchical_grouping
+from dlcv_utils.proposals.selective_search import hierarchical_grouping
 
 small = make_split("val", n=1)[0].image[::2, ::2]  # 64 x 64 shapes image
 small01 = convert_color(small, "rgb")
@@ -437,7 +430,7 @@ for ax, st in zip(axes, steps):
 plt.show()
 
 # %% [markdown]
-# ### Step 5: all together, with diversification and ranking
+# ### Step 5: all together, with diversification (다양화) and ranking
 #
 # `selective_search` runs the steps above and returns the boxes of every region, duplicates
 # removed. One run is one *strategy*. The paper pools several strategies to catch objects one
@@ -451,7 +444,7 @@ plt.show()
 # random factor.)
 
 # %%
-from dlcv_utils.selective_search import FAST_MODE, selective_search
+from dlcv_utils.proposals.selective_search import FAST_MODE, selective_search
 
 ss_single = selective_search(image, scale=100, min_size=50)
 ss_fast = selective_search(image, min_size=50, **FAST_MODE)
@@ -479,14 +472,14 @@ assert t_single < 30 and t_fast < 120
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from dlcv_utils.widgets.proposals import make_proposals_widget
+from dlcv_utils.viz.widgets.proposals import make_proposals_widget
 
 make_proposals_widget(data.coffee(), max_boxes=30)
 
 # %% [markdown]
 # ## 3. Proposal recall vs number of proposals
 #
-# Proposals are judged by **recall**: the fraction of ground-truth objects for which at least
+# Proposals are judged by **recall** (재현율): the fraction of ground-truth objects for which at least
 # one of the first *N* proposals has IoU ≥ *t* with it. Precision does not matter here: the
 # detector that follows will reject the wrong boxes. We plot recall against *N* at IoU 0.5 and
 # 0.7. Written out for one threshold and one *N*, checked against the package:
@@ -616,7 +609,7 @@ else:
 # ## Key figure and summary
 
 # %%
-from dlcv_utils.report import key_figure
+from dlcv_utils.course.report import key_figure
 
 n_key = 100
 r_key = rec_single[0, counts.index(n_key)]
@@ -635,3 +628,20 @@ _ = key_figure(f"SS recall@0.5 ({n_key} proposals)", r_key)
 #   diversifying strategies buys recall at the price of more boxes and time.
 # * Next, lesson 04: R-CNN classifies each proposal with a CNN, and SPPNet / Fast R-CNN share
 #   the CNN computation between proposals.
+
+# %% [markdown]
+# ## Glossary (용어집)
+#
+# | Term | 한국어 | Where it is taught |
+# |---|---|---|
+# | region proposals | 영역 추정 | Lesson 03 — Region proposals |
+# | sliding window | 슬라이딩 윈도우 | 1. Sliding window over an image pyramid |
+# | image pyramid | 이미지 피라미드 | 1. Sliding window over an image pyramid |
+# | integral image | 적분 영상 | A real classical detector: the LBP face cascade |
+# | non-maximum suppression | 비최대 억제 | From raw hits to detections: votes + NMS |
+# | selective search | 선택적 탐색 | 2. Selective search, step by step |
+# | over-segmentation | 과분할 | Step 1 |
+# | similarity | 유사도 | Step 3: the four similarities |
+# | hierarchical grouping | 계층적 그룹화 | Step 4: hierarchical grouping |
+# | diversification | 다양화 | Step 5 |
+# | recall | 재현율 | 3. Proposal recall vs number of proposals |
