@@ -2,11 +2,12 @@
 
 Each lesson is written as a jupytext "percent" script, ``lessons/NN_slug.py``. This script:
 
-1. reads it, and puts the generated Open-in-Colab badge (pointing at ``notebooks/NN_slug.ipynb``)
-   and the standard Colab setup cell in front of it;
+1. reads it, and puts the generated Open-in-Colab badge (pointing at ``notebooks/NN_slug.ipynb``
+   in the repository named by ``[project.urls] Repository`` in ``pyproject.toml``) and the
+   standard Colab setup cell in front of it;
 2. executes it top to bottom in a fresh kernel with the CPU settings (``DLCV_DEVICE=cpu``,
    ``TQDM_DISABLE=1``), so the stored outputs are exactly what a fresh run produces;
-3. strips Colab/timing metadata and writes ``notebooks/NN_slug.ipynb``.
+3. strips Colab/timing metadata (keeps ``language_info``) and writes ``notebooks/NN_slug.ipynb``.
 
 usage: python scripts/build_notebooks.py [LESSON ...]      (default: all lessons)
        python scripts/build_notebooks.py --no-execute 03     (structure only, no outputs)
@@ -15,6 +16,8 @@ usage: python scripts/build_notebooks.py [LESSON ...]      (default: all lessons
 from __future__ import annotations
 
 import argparse
+import platform
+import re
 import sys
 from pathlib import Path
 
@@ -24,26 +27,110 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dlcv_utils.course import execute_notebook  # noqa: E402
-
-REPO = "dlcv-course/dlcv"
 LESSON_SRC = ROOT / "lessons"
 NOTEBOOKS = ROOT / "notebooks"
 
+
+def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """The course repository, ``[project.urls] Repository`` in ``pyproject.toml`` (one place).
+
+    A fork changes that line and rebuilds the notebooks: badges and the Colab setup cell follow.
+
+    Raises:
+        ValueError: the entry is missing or is not a ``https://github.com/OWNER/NAME`` address
+            (Colab opens notebooks from GitHub only).
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    urls = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"].get("urls", {})
+    url = str(urls.get("Repository", "")).rstrip("/")
+    if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url):
+        raise ValueError(
+            f"{pyproject}: [project.urls] Repository must be https://github.com/OWNER/NAME "
+            f"(Colab opens notebooks from GitHub), got {url!r}"
+        )
+    return url.removesuffix(".git")
+
+
+# The first code cell of every lesson. It must work on Colab's "Run all" in one kernel: the
+# package is installed non-editable (an editable install's .pth is read only at interpreter
+# start) and the clone goes first on sys.path, so the next cell imports it without a restart.
+# Every package Colab already has is pinned by a constraints file made from `pip freeze`, so pip
+# may add what is missing but never up- or downgrades torch, numpy, OpenCV, ipywidgets, ...
+# DLCV_REPO_URL / DLCV_HOME override the clone address and folder (tests, forks).
 SETUP_CELL = """\
-# Setup. On Colab: fetch the course and install its package (torch and numpy stay as Colab
-# ships them: the package only sets lower bounds). Locally: nothing to do.
+# Setup. On Colab: fetch the course and install its package without changing any package Colab
+# already has (torch, numpy, OpenCV, matplotlib, ipywidgets stay as Colab ships them).
+# Locally: nothing to do. Safe to run again.
 import sys
 
 if "google.colab" in sys.modules:
-    !git clone -q --depth 1 https://github.com/{repo}.git /content/dlcv
-    %pip install -q -e /content/dlcv
-    %cd /content/dlcv/notebooks"""
+    import importlib
+    import os
+    import re
+    import subprocess
+
+    REPO_URL = os.environ.get("DLCV_REPO_URL", "{clone_url}")
+    HOME = os.environ.get("DLCV_HOME", "/content/dlcv")
+    if not os.path.isfile(os.path.join(HOME, "pyproject.toml")):
+        cmd = ["git", "clone", "-q", "--depth", "1", REPO_URL, HOME]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"Could not clone the course from {{REPO_URL}} into {{HOME}}:\\n"
+                f"{{done.stderr.strip()}}\\nCheck the address (a fork: set DLCV_REPO_URL or "
+                "[project.urls] in pyproject.toml, see the README) and the internet access; "
+                f"delete {{HOME}} if it is half-cloned; then run this cell again."
+            )
+    stamp = os.path.join(HOME, "build", "colab-installed.txt")
+    if not os.path.exists(stamp):
+        pip = [sys.executable, "-m", "pip"]
+        frozen = subprocess.run([*pip, "freeze"], capture_output=True, text=True).stdout
+        pins = [
+            line
+            for line in frozen.splitlines()
+            if re.fullmatch(r"[A-Za-z0-9._-]+==\\S+", line) and not line.startswith("dlcv")
+        ]
+        os.makedirs(os.path.dirname(stamp), exist_ok=True)
+        constraints = os.path.join(HOME, "build", "colab-constraints.txt")
+        with open(constraints, "w") as f:
+            f.write("\\n".join(pins) + "\\n")
+        done = subprocess.run(
+            [*pip, "install", "-q", "-c", constraints, HOME], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pip could not install the course package:\\n{{done.stderr[-4000:]}}")
+        with open(stamp, "w") as f:
+            f.write(frozen)
+    if HOME not in sys.path:
+        sys.path.insert(0, HOME)  # this kernel imports the package without a restart
+    importlib.invalidate_caches()
+    os.chdir(os.path.join(HOME, "notebooks"))
+    print(f"dlcv course ready in {{HOME}}")"""
+
+# What ipykernel reports; kept in the notebook so JupyterLab does not mark it modified on open.
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": platform.python_version(),
+}
 
 
-def badge_cell(name: str) -> str:
-    url = f"https://colab.research.google.com/github/{REPO}/blob/main/notebooks/{name}"
+def badge_cell(name: str, repo_url: str | None = None) -> str:
+    slug = (repo_url or repository_url()).removeprefix("https://github.com/")
+    url = f"https://colab.research.google.com/github/{slug}/blob/main/notebooks/{name}"
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+
+
+def setup_cell(repo_url: str | None = None) -> str:
+    return SETUP_CELL.format(clone_url=(repo_url or repository_url()) + ".git")
 
 
 def assemble(src: Path):
@@ -52,7 +139,7 @@ def assemble(src: Path):
     name = src.stem + ".ipynb"
     head = [
         nbformat.v4.new_markdown_cell(badge_cell(name)),
-        nbformat.v4.new_code_cell(SETUP_CELL.format(repo=REPO)),
+        nbformat.v4.new_code_cell(setup_cell()),
     ]
     nb.cells = head + list(nb.cells)
     for cell in nb.cells:
@@ -63,7 +150,7 @@ def assemble(src: Path):
             cell.execution_count = None
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
+        "language_info": dict(LANGUAGE_INFO),
     }
     nb.nbformat, nb.nbformat_minor = 4, 5
     # nbformat 4.5 wants ids: make them stable (index-based) so rebuilds give small diffs
@@ -75,6 +162,11 @@ def assemble(src: Path):
 def build(src: Path, execute: bool = True) -> Path:
     """Assemble (and execute) one lesson; the notebook is written only if every cell ran."""
     import tempfile
+
+    try:
+        from dlcv_utils.course.runner import execute_notebook
+    except ModuleNotFoundError:  # before the package-by-layer move
+        from dlcv_utils.course import execute_notebook
 
     nb = assemble(src)
     out = NOTEBOOKS / (src.stem + ".ipynb")
