@@ -41,8 +41,9 @@ print(f"device: {cfg.device}, train/val images: {cfg.n_train}/{cfg.n_val} at {cf
 #
 # The shapes dataset (lesson 02): small synthetic images with circles, squares, triangles, stars
 # and crosses on a textured background. For proposals we use our selective search from lesson 03
-# (Felzenszwalb over-segmentation + hierarchical grouping). On 128-pixel images it gives about
-# 150 boxes per image instead of R-CNN's 2000 on photos.
+# (Felzenszwalb over-segmentation + hierarchical grouping). On these small, simple images it
+# gives far fewer boxes than R-CNN's 2000 per photo: the cell below prints the mean number per
+# image.
 #
 # Proposals do not depend on the detector, so we compute them **once per image** and remember
 # them: `ProposalCache` hashes the image pixels, so the detectors can simply call
@@ -99,7 +100,7 @@ plt.show()
 # ### 2.1 Labelling the proposals by IoU
 #
 # To train a classifier on proposals we need a label for each: the class of the ground-truth
-# object it overlaps best if that IoU is at least 0.5, otherwise **background** (class 0). The
+# object it overlaps best if that IoU is at least 0.5, otherwise **background** (배경, class 0). The
 # ground-truth boxes themselves are added to the proposals as perfect positives.
 #
 # R-CNN actually used two different rules. For **fine-tuning the CNN** with a softmax, a
@@ -144,9 +145,9 @@ print(f"SVM-style rule: {(svm_labels == -1).sum().item()} proposals with 0.3 <= 
 # %% [markdown]
 # ### 2.2 Crop and warp, with context
 #
-# A CNN with fully connected layers wants a fixed input size, so R-CNN **warps** every proposal
-# (whatever its shape) to a square: 227 × 227 for AlexNet, anisotropically (the aspect ratio is
-# not kept). Before warping it grows the box so that a margin of context is visible: 16 of the
+# A CNN with **fully connected layers** (완전 연결 층) wants a fixed input size, so R-CNN
+# **warps** (워핑) every proposal (whatever its shape) to a square: 227 × 227 for AlexNet,
+# anisotropically (the aspect ratio is not kept). Before warping it grows the box so that a margin of context is visible: 16 of the
 # 227 warped pixels on each side show the surroundings. In the paper's comparison, warping with
 # this context padding beat the alternatives (tightest square, with or without context) by 3–5
 # mAP points. Here the crops are `cfg.crop_size` pixels square with `cfg.context_padding`
@@ -204,7 +205,8 @@ plt.show()
 # %% [markdown]
 # ### 2.3 Box regression: the `(dx, dy, dw, dh)` code
 #
-# Proposals are rarely tight, so R-CNN also learns to move them. It does not predict corners:
+# Proposals are rarely tight, so R-CNN also learns to move them: **bounding-box regression**
+# (바운딩 박스 회귀). It does not predict corners:
 # relative to a proposal `P` (centre `px, py`, size `pw, ph`) the target box `G` is coded as
 #
 # $$d_x = \frac{g_x - p_x}{p_w},\quad d_y = \frac{g_y - p_y}{p_h},\quad d_w = \log\frac{g_w}{p_w},\quad d_h = \log\frac{g_h}{p_h}.$$
@@ -287,16 +289,16 @@ torch.testing.assert_close(
 )
 
 # %% [markdown]
-# From here on the package's `dlcv_utils.box_coder` (the same code, tested with a property-based
+# From here on the package's `dlcv_utils.ops.box_coder` (the same code, tested with a property-based
 # round trip) is used. Each detector predicts **class-specific** deltas: `4 × (K + 1)` numbers per
 # proposal, and the ones of the predicted class are applied.
 #
 # ### 2.4 The classifier: softmax instead of SVMs
 #
-# The original R-CNN took an ImageNet-trained AlexNet, fine-tuned it on warped proposals with a
-# `(K + 1)`-way softmax, then threw the softmax away: it trained **one linear SVM per class** on
-# the 4096-d features (with the stricter 0.3 rule and hard-negative mining) and separate
-# ridge-regression box regressors, because the SVMs scored about 3 mAP points more (54.2 vs
+# The original R-CNN took an ImageNet-trained AlexNet, **fine-tuned** (미세 조정) it on warped
+# proposals with a `(K + 1)`-way softmax, then threw the softmax away: it trained **one linear
+# SVM per class** on the 4096-d features (with the stricter 0.3 rule and **hard-negative
+# mining** (어려운 음성 샘플 마이닝)) and separate ridge-regression box regressors, because the SVMs scored about 3 mAP points more (54.2 vs
 # 50.9 % on VOC 2007); the authors blamed the loose 0.5 positives and the random (not hard)
 # negatives of fine-tuning. Fast R-CNN then showed that a softmax trained end to end, together
 # with the box regressor, is as good as post-hoc SVMs, and one network with one training stage
@@ -357,19 +359,20 @@ print(
 assert rcnn_metrics["map50"] > 0.45  # measured 0.64 on the CPU settings
 
 # %% [markdown]
-# Every proposal goes through the whole CNN: with ~130 proposals that is ~130 forward passes per
-# image (R-CNN on VOC: 2000 passes of VGG16, about 47 s per image on a GPU as timed in the Fast
-# R-CNN paper).
+# Every proposal goes through the whole CNN: one forward pass per proposal, so as many passes
+# per image as selective search gave it proposals (R-CNN on VOC: 2000 passes of VGG16, about
+# 47 s per image on a GPU as timed in the Fast R-CNN paper).
 #
 # ## 3. Sharing the computation: SPPNet and RoI pooling
 #
 # Overlapping proposals recompute the same convolutions again and again. **SPPNet** (He et al.,
 # 2014) runs the convolutional layers **once on the whole image**, then takes each proposal's
-# window **on the feature map**. The windows have all sizes, but the fully connected layers
-# need a fixed-length input: the **spatial pyramid pooling** layer max-pools the window into a
+# window **on the feature map** (특징 맵). The windows have all sizes, but the fully connected layers
+# need a fixed-length input: the **spatial pyramid pooling** (공간 피라미드 풀링) layer max-pools the window into a
 # fixed grid of bins at several levels, e.g. 1 × 1, 2 × 2 and 4 × 4, i.e. 21 bins per channel,
-# whatever the window size (the SPPNet detector used 1, 2, 3 and 6: 50 bins). (The idea comes from spatial pyramid matching of bag-of-visual-words
-# histograms, where image regions at several scales were pooled into histograms.)
+# whatever the window size (the SPPNet detector used 1, 2, 3 and 6: 50 bins). (The idea comes
+# from spatial pyramid matching of bag-of-visual-words histograms, where image regions at
+# several scales were pooled into histograms.)
 
 # %%
 from torch.nn import functional as F
@@ -392,8 +395,8 @@ torch.testing.assert_close(SpatialPyramidPooling((1, 2, 4))(x), spp(x))
 # %% [markdown]
 # ### RoI pooling, from scratch
 #
-# Fast R-CNN kept a single level (7 × 7 bins for VGG16) and called it **RoI pooling**. For each
-# region of interest (RoI) given in image pixels:
+# Fast R-CNN kept a single level (7 × 7 bins for VGG16) and called it **RoI pooling**
+# (관심 영역 풀링). For each **region of interest** (RoI, 관심 영역) given in image pixels:
 #
 # 1. scale it to the feature grid with `spatial_scale = 1 / stride` and **round** to whole cells
 #    (the Caffe code counts the end cell in: width `x2 − x1 + 1`);
@@ -462,7 +465,7 @@ print(
 # We measure where each bin *really* looks: on a feature map whose value is the image x
 # coordinate of each cell centre, the average RoIAlign returns is the centre of its bin, and for
 # RoIPool the max of `x` and of `−x` give the right- and left-most cells it used
-# (`dlcv_utils.roi.bin_centres`). We slide a 64-pixel-wide RoI by sub-cell steps and compare
+# (`dlcv_utils.ops.roi.bin_centres`). We slide a 64-pixel-wide RoI by sub-cell steps and compare
 # with the exact bin centres.
 
 # %%
@@ -500,7 +503,8 @@ assert np.mean(err_pool) > 1.0 and max(err_align) < 1e-6
 # $$L = \underbrace{-\log p_u}_{\text{cross-entropy}} + \lambda\,[u \ge 1] \sum_{i \in \{x,y,w,h\}} \text{smooth}_{L_1}(t^u_i - v_i),\qquad \text{smooth}_{L_1}(x) = \begin{cases} 0.5x^2 & |x| < 1\\ |x| - 0.5 & \text{otherwise}\end{cases}$$
 #
 # where `u` is the true class, `t^u` the predicted deltas for that class and `v` the encoded
-# target; background RoIs (`u = 0`) have no box loss, and `λ = 1`. Smooth L1 is less sensitive
+# target; background RoIs (`u = 0`) have no box loss, and `λ = 1`. Such a sum of one loss per
+# task is called a **multi-task loss** (다중 작업 손실). Smooth L1 is less sensitive
 # to outliers than L2 (R-CNN's choice), so no careful tuning of learning rates is needed.
 # Our Fast R-CNN is the R-CNN above with the crop-then-CNN swapped for CNN-then-RoI-pool:
 # same backbone (stride 4), the same `S/4 × S/4 × C` features per region (RoI pooling to
@@ -566,8 +570,8 @@ key_figure("Fast R-CNN val mAP@0.5", fast_metrics["map50"])
 # ## 5. R-CNN vs Fast R-CNN
 #
 # Inference time is the detector's forward pass per image (proposals already cached); the
-# selective search time per image comes on top for both. With only ~130 proposals and a tiny
-# CNN the gap is a few times here; with 2000 proposals and VGG16 the Fast R-CNN paper measured
+# selective search time per image comes on top for both. With the few proposals of these small
+# images and a tiny CNN the gap here is much smaller than in the paper; with 2000 proposals and VGG16 the Fast R-CNN paper measured
 # 146× faster test time than R-CNN, and then selective search (~2 s per image on a CPU) became
 # the slowest step.
 
@@ -616,10 +620,14 @@ key_figure("R-CNN val mAP@0.5", rcnn_metrics["map50"])
 # Where does the time go? Both detectors run the same fully connected head on every RoI; they
 # differ in the **feature extraction** (`roi_features`): R-CNN warps and runs the CNN on every
 # proposal, Fast R-CNN runs it once on the image and RoI-pools. Timing just that part for a
-# growing number of (random) proposals shows the difference that matters: R-CNN's cost grows
-# with the number of proposals, Fast R-CNN's barely does. (With the convolutions shared, the
-# per-RoI fully connected layers become the big cost, which is why the Fast R-CNN paper
-# compressed them with a truncated SVD.)
+# growing number of (random) proposals shows the difference that matters: R-CNN's cost grows in
+# proportion to the number of proposals, since every proposal is a full CNN pass. Fast R-CNN's
+# cost starts much lower, because the convolutions run once, but it grows too: RoI pooling
+# still does some work for every proposal, and with thousands of RoIs that per-RoI work adds
+# up. So the speed-up is large, but it does not keep growing with the number of proposals;
+# read the exact times and ratios from the printed table (they depend on the machine). (For
+# the same reason, once the convolutions are shared the per-RoI fully connected layers become
+# the big cost, which is why the Fast R-CNN paper compressed them with a truncated SVD.)
 
 
 # %%
@@ -698,3 +706,21 @@ plt.show()
 #
 # Next lesson: **Faster R-CNN** replaces selective search with a region proposal network (RPN)
 # that shares the same feature map, so the whole detector is one network.
+
+# %% [markdown]
+# ## Glossary (용어집)
+#
+# | Term | 한국어 | Where it is taught |
+# |---|---|---|
+# | region proposals | 영역 추정 | Lesson 04 — R-CNN, SPPNet, Fast R-CNN |
+# | background | 배경 | 2.1 Labelling the proposals by IoU |
+# | fully connected layers | 완전 연결 층 | 2.2 Crop and warp, with context |
+# | warps | 워핑 | 2.2 Crop and warp, with context |
+# | bounding-box regression | 바운딩 박스 회귀 | 2.3 Box regression |
+# | fine-tuned | 미세 조정 | 2.4 The classifier: softmax instead of SVMs |
+# | hard-negative mining | 어려운 음성 샘플 마이닝 | 2.4 The classifier: softmax instead of SVMs |
+# | feature map | 특징 맵 | 3. Sharing the computation: SPPNet and RoI pooling |
+# | spatial pyramid pooling | 공간 피라미드 풀링 | 3. Sharing the computation: SPPNet and RoI pooling |
+# | RoI pooling | 관심 영역 풀링 | RoI pooling, from scratch |
+# | region of interest (RoI) | 관심 영역 | RoI pooling, from scratch |
+# | multi-task loss | 다중 작업 손실 | 4. Fast R-CNN |
