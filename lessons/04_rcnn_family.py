@@ -298,7 +298,8 @@ torch.testing.assert_close(
 # The original R-CNN took an ImageNet-trained AlexNet, **fine-tuned** (미세 조정) it on warped
 # proposals with a `(K + 1)`-way softmax, then threw the softmax away: it trained **one linear
 # SVM per class** on the 4096-d features (with the stricter 0.3 rule and **hard-negative
-# mining** (어려운 음성 샘플 마이닝)) and separate ridge-regression box regressors, because the SVMs scored about 3 mAP points more (54.2 vs
+# mining** (어려운 음성 샘플 마이닝)) and separate ridge-regression box regressors, because
+# the SVMs scored about 3 mAP points more (54.2 vs
 # 50.9 % on VOC 2007); the authors blamed the loose 0.5 positives and the random (not hard)
 # negatives of fine-tuning. Fast R-CNN then showed that a softmax trained end to end, together
 # with the box regressor, is as good as post-hoc SVMs, and one network with one training stage
@@ -367,8 +368,9 @@ assert rcnn_metrics["map50"] > 0.45  # measured 0.64 on the CPU settings
 #
 # Overlapping proposals recompute the same convolutions again and again. **SPPNet** (He et al.,
 # 2014) runs the convolutional layers **once on the whole image**, then takes each proposal's
-# window **on the feature map** (특징 맵). The windows have all sizes, but the fully connected layers
-# need a fixed-length input: the **spatial pyramid pooling** (공간 피라미드 풀링) layer max-pools the window into a
+# window **on the feature map** (특징 맵). The windows have all sizes, but the fully connected
+# layers need a fixed-length input: the **spatial pyramid pooling** (공간 피라미드 풀링) layer
+# max-pools the window into a
 # fixed grid of bins at several levels, e.g. 1 × 1, 2 × 2 and 4 × 4, i.e. 21 bins per channel,
 # whatever the window size (the SPPNet detector used 1, 2, 3 and 6: 50 bins). (The idea comes
 # from spatial pyramid matching of bag-of-visual-words histograms, where image regions at
