@@ -4,9 +4,9 @@
 # Fast R-CNN (lesson 04) shares one feature map between all regions, but it still asks an
 # outside algorithm, selective search, for its region proposals (영역 추정), and on a CPU that
 # step costs more than the network itself. **Faster R-CNN** (Ren et al., 2015) lets the network
-# propose its own regions: a small **region proposal network** (RPN) slides over the same
-# feature map and, at every position, scores a fixed set of reference boxes called **anchors**
-# (앵커 박스). Detection becomes deep learning from pixels to boxes.
+# propose its own regions: a small **region proposal network** (RPN, 영역 추정 네트워크) slides
+# over the same feature map and, at every position, scores a fixed set of reference boxes called
+# **anchors** (앵커 박스). Detection becomes deep learning from pixels to boxes.
 #
 # In this lesson you
 #
@@ -45,17 +45,31 @@ print(f"device: {device.type}; image size {cfg.image_size} px, {cfg.n_train} tra
 # The RPN has to output *boxes*, and a box can be anywhere, of any size and any shape. Asking a
 # convolution to regress absolute coordinates from scratch works badly. Faster R-CNN instead
 # fixes, at every cell of the feature map, a handful of **reference boxes** of different sizes
-# (scales) and shapes (aspect ratios). For each reference box the RPN answers two small
-# questions:
+# (scales) and shapes (**aspect ratios**, 종횡비). For each reference box the RPN answers two
+# small questions:
 #
-# * **objectness**: is there an object that this anchor covers well? (a yes/no score)
+# * **objectness** (객체성): is there an object that this anchor covers well? (a yes/no score)
 # * **refinement**: how should the anchor be moved and stretched to fit the object? (the same
 #   `(dx, dy, dw, dh)` deltas as the R-CNN box regressor of lesson 04)
 #
-# With 3 scales and 3 ratios there are 9 anchors per cell. A backbone with stride 8 turns a
-# 128 × 128 image into a 16 × 16 feature map, so the RPN scores 16 · 16 · 9 = 2304 anchors per
-# image, all in one convolution, instead of the ~2000 selective-search boxes that each had to be
-# computed separately.
+# The RPN itself is small: a **3 × 3 convolution** (512 channels on VGG-16) slides over the
+# feature map, and two **sibling 1 × 1 convolutions** read its output at every cell, one giving
+# the objectness scores of that cell's `k` anchors (the paper used `2k` scores with a two-class
+# softmax; torchvision uses `k` logits with a sigmoid), the other their `4k` box deltas.
+#
+# With 3 scales and 3 ratios there are `k = 9` anchors per cell. A backbone with stride 8 turns
+# a 128 × 128 image into a 16 × 16 feature map, so the RPN scores 16 · 16 · 9 = 2304 anchors
+# per image, all in one pass of those three convolutions over the shared feature map, on the
+# GPU when there is one. Selective search, by contrast, is a separate algorithm that runs on
+# the CPU *before* the network sees the image (about 2 s per image in the papers), learns
+# nothing from the training data, and shares no computation with the detector.
+#
+# **Anchor sizes: the paper and this course.** The paper used VGG-16 (stride 16) on images
+# rescaled to a shorter side of 600 px, with anchors of 128², 256² and 512² pixels in area and
+# height : width ratios 1:2, 1:1 and 2:1, i.e. 3 scales × 3 ratios = 9 per cell; a typical
+# feature map has about 2,400 cells (roughly 60 × 40), so about 20,000 anchors per image. Our
+# images are 128 px and our shapes 10–60 px, so the course scales the anchors down to 16, 32
+# and 64 px with the same three ratios.
 #
 # ### The anchors of one cell
 # An anchor of scale `s` and aspect ratio `r = height / width` keeps the area `s²`: its width is
@@ -112,7 +126,7 @@ torch.testing.assert_close(anchors, tv_anchors, rtol=0, atol=0)
 print("identical to torchvision's AnchorGenerator:", tuple(tv_anchors.shape))
 
 # %% [markdown]
-# From now on we use the tested version, `dlcv_utils.anchors.generate_anchors`:
+# From now on we use the tested version, `dlcv_utils.ops.anchors.generate_anchors`:
 
 # %%
 from dlcv_utils.anchors import assign_rpn_targets, generate_anchors, sample_rpn
@@ -224,7 +238,19 @@ print(f"sampled {len(pos_idx)} positive + {len(neg_idx)} negative = {len(pos_idx
 # %% [markdown]
 # Only the sampled anchors enter the loss: binary cross-entropy on objectness for all 256, and
 # smooth-L1 on the box deltas for the positives only (each positive regresses towards the ground
-# truth it matched, `ours_gt`). Below: the ground truth (dashed), the sampled positives (green)
+# truth it matched, `ours_gt`). In the paper's notation the **RPN loss** (RPN 손실 함수) of one
+# image is
+#
+# $$L(\{p_i\}, \{t_i\}) = \frac{1}{N_{cls}} \sum_i L_{cls}(p_i, p_i^*) + \lambda \frac{1}{N_{reg}} \sum_i p_i^* L_{reg}(t_i, t_i^*),$$
+#
+# where `i` runs over the anchors of the **mini-batch** (미니배치), `p_i` is the predicted
+# objectness and `p_i* ∈ {0, 1}` the label, `t_i` and `t_i*` the predicted and target deltas,
+# `L_cls` the log loss and `L_reg` smooth L1. The factor `p_i*` switches the box term off for
+# negatives. The paper normalises the classification term by the mini-batch size,
+# `N_cls = 256`, the box term by the number of anchor locations, `N_reg ≈ 2,400`, and sets
+# `λ = 10` so that the two terms weigh about the same. torchvision divides both terms by the
+# number of sampled anchors instead (λ = 1): since 10 / 2,400 ≈ 1 / 240 is close to 1 / 256,
+# that is nearly the same weighting. Below: the ground truth (dashed), the sampled positives (green)
 # and a few sampled negatives (red).
 
 # %%
@@ -250,10 +276,11 @@ plt.show()
 # ## 3. Faster R-CNN on the shapes data
 #
 # We use torchvision's `FasterRCNN` and give it parts sized for 128 px images and a CPU
-# (`dlcv_utils.faster_rcnn.build_faster_rcnn`): a small six-layer CNN backbone (특징 추출기)
-# trained from scratch; the anchors above (3 scales × 3 ratios); RoIAlign to 7 × 7; a
-# two-layer MLP head. The backbone has stride 4 here rather than 8: its last two layers use
-# dilated convolutions instead of a third down-sampling, so a 12 px shape still covers three
+# (`dlcv_utils.models.faster_rcnn.build_faster_rcnn`): a small six-layer CNN **backbone**
+# (특징 추출기) trained from scratch; the anchors above (3 scales × 3 ratios); RoIAlign to
+# 7 × 7; a two-layer MLP head. The backbone has stride 4 here rather than 8: its last two layers
+# use **dilated convolutions** (팽창 합성곱) instead of a third down-sampling, so a 12 px shape
+# still covers three
 # feature cells (finer features for RoIAlign), at the price of 4× more anchors (32 · 32 · 9).
 # The model's own transform normalises the images and would normally resize them to 800 px;
 # we set its `min_size`/`max_size` to the image size so the
@@ -415,7 +442,7 @@ plt.show()
 # ### Confidence and NMS, by hand
 # The model's last step is: drop detections scoring below `box_score_thresh`, then class-wise
 # NMS at IoU 0.5, then keep the best 100. We can switch its NMS off (IoU threshold 1.0 removes
-# nothing), do the NMS ourselves with `dlcv_utils.nms.batched_nms` (lesson 01), and check that
+# nothing), do the NMS ourselves with `dlcv_utils.ops.nms.batched_nms` (lesson 01), and check that
 # we get the model's own output back.
 
 # %%
@@ -515,7 +542,8 @@ plt.show()
 # ## Summary
 #
 # * **Anchors** are fixed reference boxes, `scales × ratios` of them at every feature-map
-#   cell; the RPN scores and refines each one with two small convolutions.
+#   cell; the RPN scores and refines each one with a 3 × 3 convolution followed by two sibling
+#   1 × 1 convolutions (objectness and box deltas).
 # * RPN **targets**: IoU ≥ 0.7 object, < 0.3 background, the rest ignored, plus the best
 #   anchor of every ground truth; the loss sees 256 anchors per image, at most half positive.
 # * **Faster R-CNN = RPN + Fast R-CNN** on one shared feature map, trained end to end with
@@ -528,3 +556,18 @@ plt.show()
 #    object with its anchors (section 2). Which shapes get only low-quality matches?
 # 2. Set `pos_iou=0.5` in `assign_rpn_targets`. How many more positives per image?
 # 3. Hook `model.roi_heads` and count how many proposals end up as detections.
+
+# %% [markdown]
+# ## Glossary (용어집)
+#
+# | Term | 한국어 | Where it is taught |
+# |---|---|---|
+# | region proposals | 영역 추정 | Lesson 05 — Faster R-CNN |
+# | region proposal network (RPN) | 영역 추정 네트워크 | Lesson 05 — Faster R-CNN |
+# | anchors | 앵커 박스 | 1. Why anchors? |
+# | aspect ratios | 종횡비 | 1. Why anchors? |
+# | objectness | 객체성 | 1. Why anchors? |
+# | RPN loss | RPN 손실 함수 | 2. RPN training targets |
+# | mini-batch | 미니배치 | 2. RPN training targets |
+# | backbone | 특징 추출기 | 3. Faster R-CNN on the shapes data |
+# | dilated convolutions | 팽창 합성곱 | 3. Faster R-CNN on the shapes data |
