@@ -4,8 +4,8 @@
 # Every detector since Faster R-CNN is built from the same three parts: a **backbone**
 # (백본, feature extractor) that turns the image into feature maps, a **neck** (넥) that mixes
 # those maps into a pyramid, and **heads** (헤드) that predict classes and boxes from it. In this
-# lesson we look at the feature maps a backbone produces, build a Feature Pyramid Network (FPN)
-# ourselves and check it against torchvision, see why small objects need it, and then assemble
+# lesson we look at the **feature maps** (특징 맵) a backbone produces, build a **Feature Pyramid
+# Network** (FPN, 특징 피라미드 네트워크) ourselves and check it against torchvision, see why small objects need it, and then assemble
 # whole detectors from *configs* the way MMDetection and Detectron2 do, with a small registry
 # of our own. We finish by training one config-built detector on the shapes data.
 
@@ -86,7 +86,7 @@ plt.show()
 # A detector predicts from the cells of a feature map, so its stride sets how finely it can
 # place boxes and how many objects it can tell apart: two shapes whose centres fall in the same
 # cell have to be told apart by the same handful of anchors. Deep maps also have huge
-# receptive fields, so a small object is a tiny part of what a deep cell "sees". Let us measure
+# **receptive fields** (수용 영역), so a small object is a tiny part of what a deep cell "sees". Let us measure
 # the shapes validation set against the strides.
 
 # %%
@@ -129,8 +129,9 @@ plt.show()
 #
 # ## 4. The Feature Pyramid Network, built in cells
 # Three ingredients:
-# 1. **lateral** 1 × 1 convolutions bring every backbone map to the same number of channels;
-# 2. a **top-down path** starts from the deepest map, upsamples it ×2 (nearest neighbour) and
+# 1. **lateral connections** (측면 연결), 1 × 1 convolutions, bring every backbone map to the
+#    same number of channels;
+# 2. a **top-down path** (하향식 경로) starts from the deepest map, upsamples it ×2 (nearest neighbour) and
 #    adds the lateral map of the next finer level, and so on down to the finest level;
 # 3. a 3 × 3 **smoothing** convolution on each sum removes the blockiness of the upsampling.
 #
@@ -182,7 +183,7 @@ for name in theirs:
     print(f"{name:>4}: {tuple(ours[name].shape[1:])}  matches torchvision")
 
 # %% [markdown]
-# The same module lives in the package as `dlcv_utils.fpn.FPN`, with torchvision's parameter
+# The same module lives in the package as `dlcv_utils.models.fpn.FPN`, with torchvision's parameter
 # names, so a torchvision state dict loads straight into it. That is the neck our toolbox uses.
 
 # %%
@@ -211,11 +212,13 @@ plt.show()
 
 # %% [markdown]
 # ## 5. Heads on a pyramid
-# * The **RPN head** (dense head) is a 3 × 3 conv followed by two 1 × 1 convs (objectness and
-#   box deltas per anchor). Its weights are **shared** by all levels; each level gets anchors of
-#   one size matched to its stride (e.g. 8 px at stride 4 ... 128 px at stride 64), with the
-#   same aspect ratios everywhere.
-# * The **RoI head** pools each proposal from *one* level, chosen by the proposal's size:
+# * The **RPN head** (dense head) is a 3 × 3 conv followed by two sibling 1 × 1 convs
+#   (objectness and box deltas per anchor). Its weights are **shared** by all levels; each level
+#   gets anchors of one size matched to its stride, with the same aspect ratios everywhere. The
+#   FPN paper and torchvision's `fasterrcnn_resnet50_fpn` use 32, 64, 128, 256 and 512 px on
+#   P2 to P6 (strides 4 to 64) with ratios 1:2, 1:1 and 2:1; this course's configs scale them
+#   down to our small images, 8 px at stride 4 up to 128 px at stride 64.
+# * The **RoI head** pools each **region of interest** (RoI, 관심 영역) from *one* level, chosen by the proposal's size:
 #   level $k = \lfloor 4 + \log_2(\sqrt{wh}/224) \rfloor$, clamped to the levels there are
 #   (eq. 1 of the FPN paper): a 224-px box pools from P4, one half that size from P3. Then a
 #   two-layer MLP and two linear layers give class scores and per-class box deltas.
@@ -314,8 +317,10 @@ for registry in (BACKBONES, NECKS, RPN_HEADS, ROI_HEADS, DETECTORS):
 
 # %% [markdown]
 # Two variants from ready-made configs: a ResNet-18 with an FPN neck (five levels, strides 4
-# to 64), and a MobileNetV3 with **no neck**, predicting from its single stride-16 map, like
-# the original Faster R-CNN did from ResNet's C4.
+# to 64), and a MobileNetV3 with **no neck**, predicting from its single stride-16 map. That is
+# the layout of the original Faster R-CNN, which predicted from one stride-16 map, VGG-16's
+# `conv5_3`; the "C4" variant with a ResNet (features of its fourth stage, also stride 16)
+# came later, with ResNets themselves (He et al., 2016).
 
 # %%
 fpn_config = get_config("faster_rcnn_r18_fpn")
@@ -490,8 +495,12 @@ plt.show()
 
 # %% [markdown]
 # ## 8. What the trained detector sees
-# Detections on a few validation images, then the trained pyramid: after training, P2 lights
-# up on the shapes themselves.
+# Detections on a few validation images, then the trained pyramid: each panel shows the mean
+# absolute activation of one pyramid level, from the finest (P2, stride 4) to the coarsest
+# ("pool", stride 64). Bright means "strong response", not "object": a level can respond just
+# as strongly to high-contrast structure that is not an object, such as the distractor lines
+# drawn on the background of the shapes images. Look for yourself where each level responds;
+# deciding which of those responses are objects is the heads' job.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -566,3 +575,20 @@ assert found.float().mean() > 0.2, float(found.float().mean())
 # **Try it:** train the `faster_rcnn_mnv3_c4` config (no neck) with the same settings and
 # compare the recall of the small objects; or set `roi_head.canonical_scale` to 56 and see
 # which levels the RoIs now pool from.
+
+# %% [markdown]
+# ## Glossary (용어집)
+#
+# | Term | 한국어 | Where it is taught |
+# |---|---|---|
+# | backbone | 백본 | Lesson 06 — The modern detector |
+# | neck | 넥 | Lesson 06 — The modern detector |
+# | heads | 헤드 | Lesson 06 — The modern detector |
+# | feature maps | 특징 맵 | Lesson 06 — The modern detector |
+# | Feature Pyramid Network (FPN) | 특징 피라미드 네트워크 | 4. The Feature Pyramid Network, built in cells |
+# | stride | 스트라이드 | 2. Backbone feature maps at several strides |
+# | receptive fields | 수용 영역 | 3. Why small objects need the neck |
+# | lateral connections | 측면 연결 | 4. The Feature Pyramid Network, built in cells |
+# | top-down path | 하향식 경로 | 4. The Feature Pyramid Network, built in cells |
+# | region of interest (RoI) | 관심 영역 | 5. Heads on a pyramid |
+# | registry | 레지스트리 | 6. Config-driven toolboxes |
