@@ -4,8 +4,8 @@ For each model: training wall time with its lesson's settings for the device, va
 val mAP@[.5:.95], and inference time per image (model forward only). Each model comes from the
 ``bench_*`` function next to its code:
 
-* R-CNN and Fast R-CNN (lesson 04): ``dlcv_utils.rcnn.bench_rcnn`` / ``bench_fast_rcnn``
-* Faster R-CNN (lesson 05): ``dlcv_utils.faster_rcnn.bench_faster_rcnn``
+* R-CNN and Fast R-CNN (lesson 04): ``dlcv_utils.models.rcnn.bench_rcnn`` / ``bench_fast_rcnn``
+* Faster R-CNN (lesson 05): ``dlcv_utils.models.faster_rcnn.bench_faster_rcnn``
 * the config-built Faster R-CNN R18-FPN (lesson 06): ``dlcv_utils.toolbox.bench_config_detector``
 
 Each returns ``dict(model=..., train_s=..., map50=..., map=..., infer_ms=...)``. A function that
@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 # name -> (module, function, lesson)
 BENCHES: dict[str, tuple[str, str, str]] = {
-    "rcnn": ("dlcv_utils.rcnn", "bench_rcnn", "04"),
-    "fast_rcnn": ("dlcv_utils.rcnn", "bench_fast_rcnn", "04"),
-    "faster_rcnn": ("dlcv_utils.faster_rcnn", "bench_faster_rcnn", "05"),
+    "rcnn": ("dlcv_utils.models.rcnn", "bench_rcnn", "04"),
+    "fast_rcnn": ("dlcv_utils.models.rcnn", "bench_fast_rcnn", "04"),
+    "faster_rcnn": ("dlcv_utils.models.faster_rcnn", "bench_faster_rcnn", "05"),
     "config": ("dlcv_utils.toolbox", "bench_config_detector", "06"),
 }
 KEYS = ("model", "train_s", "map50", "map", "infer_ms")

@@ -1,17 +1,28 @@
 """dlcv_utils: the helper package of the dlcv course on object detection and segmentation.
 
-Each module says which lesson teaches what it contains. Importing the package has no side
-effects: nothing is seeded, no print options change, nothing is downloaded. Call
-:func:`dlcv_utils.settings.setup` at the top of a lesson to seed and pick the device.
+The package is built in layers; a module imports only from its own layer or the layers below
+it. Each module says which lesson teaches it. Importing
+the package has no side effects: nothing is seeded, no print options change, nothing is
+downloaded. Call :func:`dlcv_utils.runtime.setup` at the top of a lesson (lessons call it with
+their settings' seed and threads).
 
-Modules:
-    boxes: box formats, areas, IoU, GIoU (lesson 01).
-    nms: greedy, class-aware and soft non-maximum suppression (lesson 01).
+Layers, bottom to top:
+    runtime: device, seeding, CPU threads, data and cache paths (every lesson).
+    ops: boxes, IoU, NMS (lesson 01); box coder, RoI pooling, losses (lesson 04);
+        anchors (lesson 05).
+    datasets: VOC/COCO/YOLO formats, the shapes dataset, photos, downloads (lesson 02).
     metrics: matching, precision/recall, AP, VOC and COCO evaluation (lesson 01).
-    datasets: VOC/COCO/YOLO formats, the shapes dataset, downloads (lesson 02).
-    settings: per-lesson, per-device settings and ``setup`` (every lesson).
-    report: key figures a lesson reports to the course runner.
-    course: the ``dlcv-course`` command that runs the lessons headless.
+    proposals: sliding windows, selective search, LBP cascade, proposal recall (lesson 03),
+        the proposal cache (lesson 04).
+    models: shared backbones; R-CNN and Fast R-CNN (lesson 04), Faster R-CNN (lesson 05),
+        FPN (lesson 06).
+    toolbox: registries, configs and components for config-built detectors (lesson 06).
+    engine: ``train_one_epoch``, ``fit``, evaluation, checkpoints, the time budget (lesson 05).
+    viz: plotting (lesson 01 on), video (lesson 02), notebook widgets (lessons 01, 02, 03, 05).
+    course: per-lesson settings, the shared recipes, the ``dlcv-course`` runner, key-figure
+        reports and exercise checkers (every lesson).
+
+``dlcv_utils.boxes`` and ``dlcv_utils.nms`` are kept as thin aliases of :mod:`dlcv_utils.ops`.
 """
 
 __version__ = "0.1.0"

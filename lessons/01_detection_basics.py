@@ -21,8 +21,8 @@ import torch
 import torchvision
 from skimage import data
 
-from dlcv_utils.plotting import detector_diagram, draw_boxes, plot_pr_curve, show_image
-from dlcv_utils.settings import lesson_settings, setup
+from dlcv_utils.course.settings import lesson_settings, setup
+from dlcv_utils.viz.plotting import detector_diagram, draw_boxes, plot_pr_curve, show_image
 
 device = setup(seed=0)
 cfg = lesson_settings("01", device)
@@ -161,7 +161,7 @@ plt.show()
 # In this course a **bounding box** (바운딩 박스) is always `(x1, y1, x2, y2)` in pixels:
 # top-left and bottom-right corner, so its width is `x2 - x1` and its height `y2 - y1`.
 # Datasets store boxes in other formats too (COCO: `(x, y, width, height)`; YOLO: normalised
-# centre and size); `dlcv_utils.boxes.box_convert` converts between them.
+# centre and size); `dlcv_utils.ops.boxes.box_convert` converts between them.
 #
 # > **No `+1`.** Some libraries (the PASCAL VOC devkit, Kornia) treat coordinates as *pixel
 # > indices* and compute the width as `x2 - x1 + 1`. This course, like torchvision and
@@ -218,12 +218,12 @@ torch.testing.assert_close(iou_matrix(boxes_a, boxes_b), torchvision.ops.box_iou
 print("iou_matrix == torchvision.ops.box_iou on 50 x 40 random pairs")
 
 # %% [markdown]
-# From now on we use **`dlcv_utils.boxes.box_iou`**, which computes the same thing, accepts
+# From now on we use **`dlcv_utils.ops.boxes.box_iou`**, which computes the same thing, accepts
 # NumPy arrays as well as tensors (and returns the same type), and returns 0 instead of NaN
 # when two zero-area boxes meet (0/0):
 
 # %%
-from dlcv_utils.boxes import box_iou
+from dlcv_utils.ops.boxes import box_iou
 
 torch.testing.assert_close(box_iou(boxes_a, boxes_b), torchvision.ops.box_iou(boxes_a, boxes_b))
 dot = torch.tensor([[5.0, 5.0, 5.0, 5.0]])  # a zero-area box
@@ -263,7 +263,7 @@ print("IoU of each guess:", np.round(ious, 3).tolist())
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from dlcv_utils.widgets.basics import iou_panel, make_iou_widget
+from dlcv_utils.viz.widgets.basics import iou_panel, make_iou_widget
 
 chelsea = data.chelsea()  # 300 x 451 cat
 make_iou_widget(image=chelsea, box1=(100, 80, 200, 150), box2=(200, 120, 200, 150))
@@ -299,7 +299,7 @@ def my_iou_xywh(box_a, box_b):
 
 
 # %%
-from dlcv_utils.exercises import check_ap, check_iou, check_nms, show_solution
+from dlcv_utils.course.exercises import check_ap, check_iou, check_nms, show_solution
 
 _ = check_iou(my_iou_xywh, fmt="xywh")
 
@@ -378,12 +378,12 @@ for score_threshold in (0.0, 0.3, 0.6):
 print("my_nms == torchvision.ops.nms for 9 threshold pairs")
 
 # %% [markdown]
-# From now on we use **`dlcv_utils.nms.nms(boxes, scores, iou_threshold, score_threshold=None)`**
+# From now on we use **`dlcv_utils.ops.nms.nms(boxes, scores, iou_threshold, score_threshold=None)`**
 # (and `batched_nms` for class-aware NMS). It keeps exactly the indices torchvision keeps,
 # including boxes whose IoU equals the threshold (kept) and tied scores (the lower index wins).
 
 # %%
-from dlcv_utils.nms import nms
+from dlcv_utils.ops.nms import nms
 
 assert torch.equal(nms(raw_boxes, raw_scores, 0.5, score_threshold=0.3), keep)
 
@@ -396,7 +396,7 @@ for score_threshold in (0.1, 0.3, 0.5, 0.7):
     print(f"   {score_threshold:.1f}    | " + "  ".join(f"{c:7d}" for c in counts))
 
 # %%
-from dlcv_utils.widgets.basics import make_nms_widget, nms_panel
+from dlcv_utils.viz.widgets.basics import make_nms_widget, nms_panel
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 5.5))
 show_image(
@@ -433,7 +433,7 @@ assert kept.tolist() == keep.tolist()
 # NMS **per class** (torchvision calls it `batched_nms`). Write
 # `my_batched_nms(boxes, scores, labels, iou_threshold)` that returns the kept indices of all
 # classes together, sorted by decreasing score. You may call `my_nms` (with
-# `score_threshold=-1` to skip the filter) or `dlcv_utils.nms.nms`.
+# `score_threshold=-1` to skip the filter) or `dlcv_utils.ops.nms.nms`.
 # The check compares with `torchvision.ops.batched_nms` on hand-made and 100 random cases.
 # Model solution: `show_solution("batched_nms")`.
 
@@ -746,7 +746,7 @@ lamp_scores = [[s for c, s, _ in detections[n] if c == "lamp"] for n in photos]
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from dlcv_utils.widgets.basics import make_pr_widget, pr_panel
+from dlcv_utils.viz.widgets.basics import make_pr_widget, pr_panel
 
 make_pr_widget(lamp_gt, lamp_boxes, lamp_scores, iou_threshold=0.5, method="voc")
 
@@ -891,7 +891,7 @@ print(f"             AP50 (from scratch) = {aps[0].mean():.4f}   AP75 = {aps[5].
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from dlcv_utils.boxes import box_convert
+from dlcv_utils.ops.boxes import box_convert
 
 image_ids = {name: i + 1 for i, name in enumerate(photos)}
 coco_gt_dict = {
@@ -948,8 +948,8 @@ print("from-scratch COCO mAP == pycocotools")
 # no medium-sized object. The small lamps pull APs far below APl.
 
 # %%
+from dlcv_utils.course.report import key_figure
 from dlcv_utils.metrics import coco_evaluate
-from dlcv_utils.report import key_figure
 
 ours = coco_evaluate(coco_gt_dict, coco_dets)
 keys = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
@@ -965,9 +965,9 @@ _ = key_figure("COCO mAP@[.5:.95], hand-made set", ours["AP"])
 #
 # * A detection is a box `(x1, y1, x2, y2)` (no `+1`), a class and a score. Detectors are built
 #   from backbone, neck and head, with one or two stages.
-# * **IoU** = intersection / union; `dlcv_utils.boxes.box_iou` (checked against torchvision).
+# * **IoU** = intersection / union; `dlcv_utils.ops.boxes.box_iou` (checked against torchvision).
 # * **NMS**: confidence filter, then keep the best box and drop its overlaps, repeatedly;
-#   `dlcv_utils.nms.nms` / `batched_nms` (identical to torchvision).
+#   `dlcv_utils.ops.nms.nms` / `batched_nms` (identical to torchvision).
 # * **AP** is the area under the interpolated PR curve, in three conventions (VOC07 11-point,
 #   VOC all-point, COCO 101-point); **mAP** averages it over classes, and COCO also over ten IoU
 #   thresholds; `dlcv_utils.metrics.average_precision` and `coco_evaluate` (identical to

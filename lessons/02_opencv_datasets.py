@@ -21,7 +21,7 @@ import numpy as np
 import skimage.io
 from PIL import Image
 
-from dlcv_utils.settings import lesson_settings, setup
+from dlcv_utils.course.settings import lesson_settings, setup
 
 device = setup(seed=0)
 cfg = lesson_settings("02", device)
@@ -200,12 +200,12 @@ axes[1].set_title("OpenCV: masks, contours, boxes (3x)")
 for ax in axes[:2]:
     ax.axis("off")
 # the same with the course's matplotlib helper (used from here on)
-from dlcv_utils.plotting import show_image
+from dlcv_utils.viz.plotting import show_image
 
 show_image(sample.image, boxes=np.array([o.bbox for o in sample.ann.objects]),
            labels=sample.labels, masks=sample.masks,
            class_names=("__background__", *SHAPE_CLASSES), ax=axes[2])  # fmt: skip
-axes[2].set_title("dlcv_utils.plotting.show_image")
+axes[2].set_title("dlcv_utils.viz.plotting.show_image")
 plt.tight_layout()
 plt.show()
 
@@ -531,7 +531,7 @@ assert stats["objects"] == len(all_boxes) and stats["small"] > 0.3
 # boxes; keep that in mind when we choose anchor aspect ratios in lesson 05.
 
 # %%
-from dlcv_utils.report import key_figure
+from dlcv_utils.course.report import key_figure
 
 _ = key_figure("shapes train boxes", stats["objects"], fmt="{:.0f}")
 
@@ -548,7 +548,7 @@ _ = key_figure("shapes train boxes", stats["objects"], fmt="{:.0f}")
 # Our clip: a camera panning across two shapes images, with the boxes moving along.
 
 # %%
-from dlcv_utils.video import codec_works, moving_shapes_clip, read_video, write_video
+from dlcv_utils.viz.video import codec_works, moving_shapes_clip, read_video, write_video
 
 frames, clip_boxes, clip_labels = moving_shapes_clip(
     cfg.video_frames, step=cfg.video_step, image_size=cfg.image_size
@@ -590,7 +590,7 @@ assert err < 15
 # %% [markdown]
 # We asked for `mp4v` and the file reports `FMP4`: FFmpeg's own tag for the same MPEG-4 Part 2
 # codec. The pixels come back close, not equal — the codec is lossy, so never store
-# ground-truth images as video. `dlcv_utils.video` wraps the two loops above
+# ground-truth images as video. `dlcv_utils.viz.video` wraps the two loops above
 # (`write_video`, `read_video`, which also convert BGR↔RGB) and checks the codec opened:
 
 # %%
@@ -610,7 +610,7 @@ _ = key_figure("video frames round-tripped", len(video.frames), fmt="{:.0f}")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from dlcv_utils.widgets.video import make_frame_slider, render_frame
+from dlcv_utils.viz.widgets.video import make_frame_slider, render_frame
 
 panel = make_frame_slider(video.frames, clip_boxes, clip_labels, ("bg", *SHAPE_CLASSES))
 assert panel.children[0].max == len(video.frames) - 1

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from skimage import data
 
-from dlcv_utils.settings import lesson_settings, setup
+from dlcv_utils.course.settings import lesson_settings, setup
 
 device = setup(seed=0)
 cfg = lesson_settings("03", device)
@@ -188,8 +188,8 @@ assert scan_s > 0 and us_per_window < 1000
 # %%
 from skimage.feature import Cascade
 
-from dlcv_utils.boxes import box_iou
-from dlcv_utils.nms import nms
+from dlcv_utils.ops.boxes import box_iou
+from dlcv_utils.ops.nms import nms
 
 raw = scan["boxes"].astype(np.float64)
 votes = (box_iou(raw, raw) > 0.3).sum(1) - 1
@@ -213,7 +213,7 @@ print(f"best IoU between skimage's face and ours: {best:.2f}")
 assert best >= 0.5
 
 # %%
-from dlcv_utils.plotting import draw_boxes, show_image
+from dlcv_utils.viz.plotting import draw_boxes, show_image
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 5))
 show_image(image, ax=axes[0], title=f"{len(raw)} raw cascade hits")
@@ -271,7 +271,7 @@ print("and one window shape only: other aspect ratios multiply all of this again
 # %%
 from skimage.segmentation import mark_boundaries
 
-from dlcv_utils.selective_search import convert_color, oversegment
+from dlcv_utils.proposals.selective_search import convert_color, oversegment
 
 rgb01 = convert_color(image, "rgb")
 fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
@@ -293,7 +293,7 @@ plt.show()
 # We compute the colour histogram of one region by hand and compare with the package.
 
 # %%
-from dlcv_utils.selective_search import color_histograms, texture_histograms
+from dlcv_utils.proposals.selective_search import color_histograms, texture_histograms
 
 labels = oversegment(rgb01, scale=100, sigma=0.8, min_size=50)
 n_regions = labels.max() + 1
@@ -326,7 +326,7 @@ print(f"region {r}: {len(pixels)} px, its colour histogram matches the hand-made
 # package:
 
 # %%
-from dlcv_utils.selective_search import (
+from dlcv_utils.proposals.selective_search import (
     fill_similarity,
     histogram_intersection,
     region_adjacency,
@@ -370,7 +370,7 @@ print(
 
 # %%
 from dlcv_utils.datasets.shapes import make_split
-from dlcv_utils.selective_search import hierarchical_grouping
+from dlcv_utils.proposals.selective_search import hierarchical_grouping
 
 small = make_split("val", n=1)[0].image[::2, ::2]  # 64 x 64 shapes image
 small01 = convert_color(small, "rgb")
@@ -444,7 +444,7 @@ plt.show()
 # random factor.)
 
 # %%
-from dlcv_utils.selective_search import FAST_MODE, selective_search
+from dlcv_utils.proposals.selective_search import FAST_MODE, selective_search
 
 ss_single = selective_search(image, scale=100, min_size=50)
 ss_fast = selective_search(image, min_size=50, **FAST_MODE)
@@ -472,7 +472,7 @@ assert t_single < 30 and t_fast < 120
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from dlcv_utils.widgets.proposals import make_proposals_widget
+from dlcv_utils.viz.widgets.proposals import make_proposals_widget
 
 make_proposals_widget(data.coffee(), max_boxes=30)
 
@@ -609,7 +609,7 @@ else:
 # ## Key figure and summary
 
 # %%
-from dlcv_utils.report import key_figure
+from dlcv_utils.course.report import key_figure
 
 n_key = 100
 r_key = rec_single[0, counts.index(n_key)]

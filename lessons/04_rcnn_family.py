@@ -25,11 +25,11 @@ import torch
 import torchvision
 from torch.utils.data import DataLoader
 
-from dlcv_utils.boxes import box_iou
+from dlcv_utils.course.report import key_figure
+from dlcv_utils.course.settings import lesson_settings, setup
 from dlcv_utils.datasets.shapes import SHAPE_CLASSES, ShapesDetection, collate_fn
-from dlcv_utils.plotting import show_image
-from dlcv_utils.report import key_figure
-from dlcv_utils.settings import lesson_settings, setup
+from dlcv_utils.ops.boxes import box_iou
+from dlcv_utils.viz.plotting import show_image
 
 device = setup(seed=0)
 cfg = lesson_settings("04", device)
@@ -50,7 +50,7 @@ print(f"device: {cfg.device}, train/val images: {cfg.n_train}/{cfg.n_val} at {cf
 # `proposals(image)` during training and evaluation.
 
 # %%
-from dlcv_utils.rcnn import ProposalCache
+from dlcv_utils.models.rcnn import ProposalCache
 
 train_ds = ShapesDetection("train", n=cfg.n_train, image_size=cfg.image_size)
 val_ds = ShapesDetection("val", n=cfg.n_val, image_size=cfg.image_size)
@@ -133,7 +133,7 @@ print(
 # rule; with the defaults it is the function above.
 
 # %%
-from dlcv_utils.rcnn import assign_proposals
+from dlcv_utils.models.rcnn import assign_proposals
 
 pkg_labels, pkg_matched, pkg_iou = assign_proposals(cands0, gt_boxes0, gt_labels0)
 assert torch.equal(pkg_labels, labels0) and torch.equal(pkg_matched, matched0)
@@ -182,7 +182,7 @@ torch.testing.assert_close(
     ours.permute(1, 2, 0)[inner], torch.from_numpy(ref)[inner], atol=1e-5, rtol=0
 )
 
-from dlcv_utils.rcnn import warp_regions
+from dlcv_utils.models.rcnn import warp_regions
 
 props0 = proposals(img0)
 torch.testing.assert_close(warp_regions(img0[None], [props0], 28, 2), warp(img0, props0, 28, 2))
@@ -279,7 +279,7 @@ for weights in [(1.0, 1.0, 1.0, 1.0), (10.0, 10.0, 5.0, 5.0)]:
     torch.testing.assert_close(decode(wild, props_r, weights), tv.decode_single(wild, props_r))
 print("encode/decode == torchvision BoxCoder, round trip OK")
 
-from dlcv_utils import box_coder
+from dlcv_utils.ops import box_coder
 
 torch.testing.assert_close(
     box_coder.encode(gts_r, props_r, (10, 10, 5, 5)), encode(gts_r, props_r, (10, 10, 5, 5))
@@ -317,7 +317,7 @@ torch.testing.assert_close(
 
 # %%
 from dlcv_utils.engine import evaluate_detector, fit
-from dlcv_utils.rcnn import RCNN
+from dlcv_utils.models.rcnn import RCNN
 
 train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, collate_fn=collate_fn)
 val_loader = DataLoader(val_ds, batch_size=cfg.batch_size, collate_fn=collate_fn)
@@ -389,7 +389,7 @@ for h, w in [(5, 5), (13, 7), (32, 48)]:
     out = spp(torch.randn(1, 128, h, w))
     print(f"window {h:2d} x {w:2d} x 128 -> {tuple(out.shape)} = 21 x 128 = {21 * 128}")
 
-from dlcv_utils.roi import SpatialPyramidPooling
+from dlcv_utils.ops.roi import SpatialPyramidPooling
 
 x = torch.randn(2, 16, 11, 9)
 torch.testing.assert_close(SpatialPyramidPooling((1, 2, 4))(x), spp(x))
@@ -446,7 +446,7 @@ for size, scale in [(7, 1 / 4), (2, 1 / 4), (4, 1 / 8), (3, 0.3)]:
     )
 print("roi_pool_scratch == torchvision.ops.roi_pool on 50 random RoIs, 4 settings")
 
-from dlcv_utils.roi import roi_pool, spp_rois
+from dlcv_utils.ops.roi import roi_pool, spp_rois
 
 torch.testing.assert_close(roi_pool(feats, rois, 7, 1 / 4), roi_pool_scratch(feats, rois, 7, 1 / 4))
 print(
@@ -471,7 +471,7 @@ print(
 # with the exact bin centres.
 
 # %%
-from dlcv_utils.roi import bin_centres
+from dlcv_utils.ops.roi import bin_centres
 
 stride, bins = 8, 7
 shifts = np.arange(0, 16.01, 0.5)
@@ -523,7 +523,7 @@ def multitask_loss(class_logits, box_deltas, labels, targets, lam=1.0):
     return loss_cls, lam * smooth_l1 / len(labels)  # averaged over all sampled RoIs
 
 
-from dlcv_utils.rcnn import fast_rcnn_loss
+from dlcv_utils.models.rcnn import fast_rcnn_loss
 
 gen = torch.Generator().manual_seed(5)
 logits, deltas = torch.randn(64, 6, generator=gen), torch.randn(64, 24, generator=gen)
@@ -534,7 +534,7 @@ for a, b in zip(
     torch.testing.assert_close(a, b)
 
 # %%
-from dlcv_utils.rcnn import FastRCNN
+from dlcv_utils.models.rcnn import FastRCNN
 
 torch.manual_seed(0)
 fast = FastRCNN(

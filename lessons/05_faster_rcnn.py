@@ -30,10 +30,10 @@ from torchvision.models.detection import _utils as det_utils
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
 
-from dlcv_utils.boxes import box_iou
+from dlcv_utils.course.settings import lesson_settings, setup
 from dlcv_utils.datasets.shapes import ShapesDetection
-from dlcv_utils.plotting import draw_boxes, show_image
-from dlcv_utils.settings import lesson_settings, setup
+from dlcv_utils.ops.boxes import box_iou
+from dlcv_utils.viz.plotting import draw_boxes, show_image
 
 device = setup(seed=0)
 cfg = lesson_settings("05", device)
@@ -129,7 +129,7 @@ print("identical to torchvision's AnchorGenerator:", tuple(tv_anchors.shape))
 # From now on we use the tested version, `dlcv_utils.ops.anchors.generate_anchors`:
 
 # %%
-from dlcv_utils.anchors import assign_rpn_targets, generate_anchors, sample_rpn
+from dlcv_utils.ops.anchors import assign_rpn_targets, generate_anchors, sample_rpn
 
 anchors = generate_anchors((feature_h, feature_w), stride, scales=(16, 32, 64))
 torch.testing.assert_close(anchors, tv_anchors, rtol=0, atol=0)
@@ -140,7 +140,7 @@ torch.testing.assert_close(anchors, tv_anchors, rtol=0, atol=0)
 # out of the image; torchvision keeps them (the box regressor and clipping deal with them).
 
 # %%
-from dlcv_utils.widgets.anchors import anchors_panel, make_anchors_widget
+from dlcv_utils.viz.widgets.anchors import anchors_panel, make_anchors_widget
 
 val_set = ShapesDetection("val", n=cfg.n_val, image_size=cfg.image_size)
 image, target = val_set[0]
@@ -201,7 +201,7 @@ tv_labels = torch.where(matched >= 0, 1, torch.where(matched == -1, 0, -1))
 assert torch.equal(labels, tv_labels)
 ours, ours_gt = assign_rpn_targets(anchors, gt_boxes, pos_iou=0.7, neg_iou=0.3)
 assert torch.equal(ours, labels)
-print("labels identical to torchvision's Matcher and to dlcv_utils.anchors.assign_rpn_targets")
+print("labels identical to torchvision's Matcher and to dlcv_utils.ops.anchors.assign_rpn_targets")
 
 # %% [markdown]
 # ### 256 anchors per image, at most half positive
@@ -288,7 +288,7 @@ plt.show()
 
 # %%
 from dlcv_utils.engine import fit
-from dlcv_utils.faster_rcnn import build_faster_rcnn, make_shapes_loaders
+from dlcv_utils.models.faster_rcnn import build_faster_rcnn, make_shapes_loaders
 
 train_loader, val_loader = make_shapes_loaders(cfg, seed=0)
 class_names = ShapesDetection.classes  # ("__background__", "circle", ...): label 0 is background
@@ -378,7 +378,7 @@ plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from dlcv_utils.report import key_figure
+from dlcv_utils.course.report import key_figure
 
 metrics = history.metrics
 map50, map_coco = metrics["map50"], metrics["map"]
@@ -447,7 +447,7 @@ plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from dlcv_utils.nms import batched_nms
+from dlcv_utils.ops.nms import batched_nms
 
 img, tgt = examples[0]
 with torch.no_grad():
@@ -466,7 +466,7 @@ print(f"without NMS: {len(raw['boxes'])} boxes; after our NMS: {len(keep)} = the
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from dlcv_utils.widgets.basics import make_nms_widget
+from dlcv_utils.viz.widgets.basics import make_nms_widget
 
 image_np = (img.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
 make_nms_widget(
@@ -488,7 +488,7 @@ make_nms_widget(
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from dlcv_utils.faster_rcnn import WeightsUnavailableError, load_pretrained_coco
+from dlcv_utils.models.faster_rcnn import WeightsUnavailableError, load_pretrained_coco
 
 try:
     coco_model, coco_names = load_pretrained_coco("fasterrcnn_mobilenet_v3_large_fpn")

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from dlcv_utils.plotting import detector_diagram, show_image
-from dlcv_utils.settings import lesson_settings, setup
+from dlcv_utils.course.settings import lesson_settings, setup
+from dlcv_utils.viz.plotting import detector_diagram, show_image
 
 device = setup(seed=0)
 cfg = lesson_settings("06", device)
@@ -187,14 +187,14 @@ for name in theirs:
 # names, so a torchvision state dict loads straight into it. That is the neck our toolbox uses.
 
 # %%
-from dlcv_utils.fpn import FPN
+from dlcv_utils.models.fpn import FPN
 
 package_fpn = FPN(in_channels, 64, extra_pool=True).eval()
 package_fpn.load_state_dict(reference.state_dict())
 with torch.no_grad():
     for name, value in package_fpn(feats).items():
         torch.testing.assert_close(value, theirs[name])
-print("dlcv_utils.fpn.FPN == torchvision FeaturePyramidNetwork")
+print("dlcv_utils.models.fpn.FPN == torchvision FeaturePyramidNetwork")
 
 # %% [markdown]
 # Every level of the pyramid now has 64 channels, so **one** head can run on all of them.
@@ -446,8 +446,8 @@ print(f"parameters: {count_parameters(model34) / 1e6:.2f}M")
 # `LESSON_SETTINGS["06"]`: a few CPU minutes here, more data and epochs on a GPU.
 
 # %%
+from dlcv_utils.course.report import key_figure
 from dlcv_utils.engine import evaluate_detector, fit
-from dlcv_utils.report import key_figure
 
 train_set = ShapesDetection("train", n=cfg.n_train, image_size=cfg.image_size)
 train_loader = torch.utils.data.DataLoader(
@@ -541,7 +541,7 @@ plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from dlcv_utils.boxes import box_iou
+from dlcv_utils.ops.boxes import box_iou
 
 found, sides = [], []
 with torch.no_grad():

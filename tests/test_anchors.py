@@ -1,4 +1,4 @@
-"""Tests for dlcv_utils.anchors: anchors, RPN target assignment and sampling vs torchvision."""
+"""Tests for dlcv_utils.ops.anchors: anchors, RPN target assignment and sampling vs torchvision."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from torchvision.models.detection import _utils as det_utils
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
 
-from dlcv_utils.anchors import (
+from dlcv_utils.ops.anchors import (
     IGNORE,
     NEGATIVE,
     POSITIVE,
@@ -21,7 +21,7 @@ from dlcv_utils.anchors import (
     generate_anchors,
     sample_rpn,
 )
-from dlcv_utils.boxes import box_iou
+from dlcv_utils.ops.boxes import box_iou
 
 
 def torchvision_anchors(feature_hw, stride, scales, ratios):

@@ -1,4 +1,4 @@
-"""Tests for dlcv_utils.box_coder (lesson 04)."""
+"""Tests for dlcv_utils.ops.box_coder (lesson 04)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchvision.models.detection._utils import BoxCoder as TVBoxCoder
 
-from dlcv_utils.box_coder import BBOX_XFORM_CLIP, BoxCoder, decode, encode
+from dlcv_utils.ops.box_coder import BBOX_XFORM_CLIP, BoxCoder, decode, encode
 
 
 def random_boxes(n: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:

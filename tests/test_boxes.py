@@ -1,4 +1,4 @@
-"""Tests of dlcv_utils.boxes: hand-computed values, torchvision agreement, dtypes, guards."""
+"""Tests of dlcv_utils.ops.boxes: hand-computed values, torchvision agreement, dtypes, guards."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import torchvision.ops as tv_ops
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlcv_utils.boxes import (
+from dlcv_utils.ops.boxes import (
     BOX_FORMATS,
     box_area,
     box_convert,

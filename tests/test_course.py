@@ -6,7 +6,9 @@ import nbformat
 import pytest
 import torch
 
-from dlcv_utils import course, report, settings
+from dlcv_utils import runtime
+from dlcv_utils.course import report, settings
+from dlcv_utils.course import runner as course
 
 
 def make_notebook(path, sources):
@@ -32,7 +34,7 @@ def test_select_lessons():
 def test_run_reports_figures_and_failures(tmp_path):
     good = make_notebook(
         tmp_path / "01_good.ipynb",
-        ["from dlcv_utils.report import key_figure", "key_figure('answer', 42.0, '{:.1f}')"],
+        ["from dlcv_utils.course.report import key_figure", "key_figure('answer', 42.0, '{:.1f}')"],
     )
     bad = make_notebook(tmp_path / "02_bad.ipynb", ["x = 1", "raise RuntimeError('boom')"])
     available = {"01": good, "02": bad}
@@ -87,21 +89,21 @@ def test_key_figure(tmp_path, monkeypatch):
 
 
 def test_settings(monkeypatch):
-    monkeypatch.delenv(settings.DEVICE_ENV, raising=False)
-    assert settings.pick_device("cpu").type == "cpu"
-    monkeypatch.setenv(settings.DEVICE_ENV, "cpu")
-    assert settings.pick_device().type == "cpu"
+    monkeypatch.delenv(runtime.DEVICE_ENV, raising=False)
+    assert runtime.pick_device("cpu").type == "cpu"
+    monkeypatch.setenv(runtime.DEVICE_ENV, "cpu")
+    assert runtime.pick_device().type == "cpu"
     with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda', got 'tpu'"):
-        settings.pick_device("tpu")
+        runtime.pick_device("tpu")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
-            settings.pick_device("cuda")
+            runtime.pick_device("cuda")
     with pytest.raises(ValueError, match="lesson must be one of"):
         settings.lesson_settings("99")
     with pytest.raises(ValueError, match="seed must be a non-negative int"):
-        settings.setup(seed=-1)
-    a = (settings.setup(seed=3), torch.rand(3))
-    b = (settings.setup(seed=3), torch.rand(3))
+        runtime.setup(seed=-1)
+    a = (runtime.setup(seed=3), torch.rand(3))
+    b = (runtime.setup(seed=3), torch.rand(3))
     assert torch.equal(a[1], b[1])
 
 

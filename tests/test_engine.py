@@ -410,7 +410,7 @@ def test_fit_evaluates_every_n_epochs():
 
 
 def test_time_aware_schedule_decays_before_the_time_limit(monkeypatch):
-    import dlcv_utils.engine as engine
+    import dlcv_utils.engine.loop as engine
 
     clock = {"t": 0.0}
 

@@ -1,11 +1,11 @@
-"""Tests for dlcv_utils.exercises: correct solutions pass, typical bugs fail with a useful hint."""
+"""Tests for dlcv_utils.course.exercises: correct solutions pass, typical bugs fail with a useful hint."""
 
 import numpy as np
 import pytest
 import torch
 
-from dlcv_utils import exercises
-from dlcv_utils.exercises import (
+from dlcv_utils.course import exercises
+from dlcv_utils.course.exercises import (
     SOLUTIONS,
     check_ap,
     check_iou,
@@ -39,7 +39,7 @@ def test_solution_iou_agrees_with_torchvision():
 
 
 def test_solution_batched_nms_agrees_with_package():
-    from dlcv_utils.nms import batched_nms
+    from dlcv_utils.ops.nms import batched_nms
 
     g = torch.Generator().manual_seed(0)
     xy = torch.rand(60, 2, generator=g) * 100

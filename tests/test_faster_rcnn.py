@@ -1,4 +1,4 @@
-"""Tests for dlcv_utils.faster_rcnn: the small Faster R-CNN and offline COCO weight loading."""
+"""Tests for dlcv_utils.models.faster_rcnn: the small Faster R-CNN and offline COCO weight loading."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from dlcv_utils import faster_rcnn as frc
-from dlcv_utils.faster_rcnn import (
+from dlcv_utils.models import faster_rcnn as frc
+from dlcv_utils.models.faster_rcnn import (
     WeightsUnavailableError,
     build_faster_rcnn,
     coco_weights_file,

@@ -1,4 +1,4 @@
-"""dlcv_utils.fpn: our FPN against torchvision's FeaturePyramidNetwork, plus a naive reference."""
+"""dlcv_utils.models.fpn: our FPN against torchvision's FeaturePyramidNetwork, plus a naive reference."""
 
 from collections import OrderedDict
 
@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torchvision.ops import FeaturePyramidNetwork
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
-from dlcv_utils.fpn import FPN
+from dlcv_utils.models.fpn import FPN
 
 
 def _features(channels=(8, 16, 32), size=32, batch=2, seed=0):

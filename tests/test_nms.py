@@ -1,4 +1,4 @@
-"""Tests of dlcv_utils.nms against a naive reference and against torchvision.ops."""
+"""Tests of dlcv_utils.ops.nms against a naive reference and against torchvision.ops."""
 
 import math
 
@@ -9,8 +9,8 @@ import torchvision.ops as tv_ops
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlcv_utils.boxes import box_iou
-from dlcv_utils.nms import batched_nms, nms, soft_nms
+from dlcv_utils.ops.boxes import box_iou
+from dlcv_utils.ops.nms import batched_nms, nms, soft_nms
 
 
 def naive_nms(boxes, scores, iou_threshold):

@@ -1,4 +1,4 @@
-"""Tests for dlcv_utils.plotting (Agg backend; we inspect the artists, never the pixels)."""
+"""Tests for dlcv_utils.viz.plotting (Agg backend; we inspect the artists, never the pixels)."""
 
 import matplotlib
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlcv_utils.plotting import (
+from dlcv_utils.viz.plotting import (
     PALETTE,
     color_for,
     draw_boxes,
@@ -267,7 +267,7 @@ def test_tag_goes_inside_a_box_that_touches_the_top_of_the_image():
 
 
 def test_detector_diagram_names_the_three_parts():
-    from dlcv_utils.plotting import detector_diagram
+    from dlcv_utils.viz.plotting import detector_diagram
 
     ax = detector_diagram()
     text = " ".join(t.get_text() for t in ax.texts)

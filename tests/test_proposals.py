@@ -290,7 +290,7 @@ def test_opencv_wrapper_rejects_bad_input(image, kwargs, match):
 
 
 def test_selective_search_is_reexported():
-    from dlcv_utils.selective_search import selective_search
+    from dlcv_utils.proposals.selective_search import selective_search
 
     assert proposals.selective_search is selective_search
 

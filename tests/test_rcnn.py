@@ -1,4 +1,4 @@
-"""Tests for dlcv_utils.rcnn (lesson 04): proposal labelling, sampling, warping, loss, models."""
+"""Tests for dlcv_utils.models.rcnn (lesson 04): proposal labelling, sampling, warping, loss, models."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from dlcv_utils.box_coder import encode
-from dlcv_utils.rcnn import (
+from dlcv_utils.models.rcnn import (
     RCNN,
     FastRCNN,
     ProposalCache,
@@ -21,6 +20,7 @@ from dlcv_utils.rcnn import (
     small_backbone,
     warp_regions,
 )
+from dlcv_utils.ops.box_coder import encode
 
 
 def fixed_proposals(image):
@@ -253,7 +253,7 @@ def test_training_targets_are_encoded_gt():
     labels, matched, _ = assign_proposals(props, gt, torch.tensor([1]))
     fg = labels > 0
     assert fg.any()
-    from dlcv_utils.box_coder import decode
+    from dlcv_utils.ops.box_coder import decode
 
     torch.testing.assert_close(
         decode(encode(matched[fg], props[fg], (10, 10, 5, 5)), props[fg], (10, 10, 5, 5)),
@@ -284,8 +284,8 @@ TINY_SETTINGS = dict(
 
 @pytest.mark.parametrize("bench,name", [("bench_rcnn", "R-CNN"), ("bench_fast_rcnn", "Fast R-CNN")])
 def test_bench_functions_run_with_lesson_settings(monkeypatch, bench, name):
-    import dlcv_utils.rcnn as rcnn
-    from dlcv_utils.settings import LESSON_SETTINGS
+    import dlcv_utils.models.rcnn as rcnn
+    from dlcv_utils.course.settings import LESSON_SETTINGS
 
     monkeypatch.setitem(LESSON_SETTINGS, "04", {"cpu": TINY_SETTINGS, "cuda": TINY_SETTINGS})
     out = getattr(rcnn, bench)("cpu")
@@ -296,7 +296,7 @@ def test_bench_functions_run_with_lesson_settings(monkeypatch, bench, name):
 
 
 def test_train_lesson04_model_guard():
-    from dlcv_utils.rcnn import train_lesson04_model
+    from dlcv_utils.models.rcnn import train_lesson04_model
 
     with pytest.raises(ValueError, match="kind must be"):
         train_lesson04_model("yolo")

@@ -1,4 +1,4 @@
-"""Tests for dlcv_utils.roi (lesson 04): SPP, RoI pooling, quantisation."""
+"""Tests for dlcv_utils.ops.roi (lesson 04): SPP, RoI pooling, quantisation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchvision.ops import roi_pool as tv_roi_pool
 
-from dlcv_utils.roi import SpatialPyramidPooling, bin_centres, roi_pool, round_half_away, spp_rois
+from dlcv_utils.ops.roi import (
+    SpatialPyramidPooling,
+    bin_centres,
+    roi_pool,
+    round_half_away,
+    spp_rois,
+)
 
 
 def naive_roi_pool(x, rois, ph, pw, scale):

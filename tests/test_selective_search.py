@@ -1,9 +1,9 @@
-"""Tests for dlcv_utils.selective_search: histograms, similarities, grouping, the full method."""
+"""Tests for dlcv_utils.proposals.selective_search: histograms, similarities, grouping, the full method."""
 
 import numpy as np
 import pytest
 
-from dlcv_utils.selective_search import (
+from dlcv_utils.proposals.selective_search import (
     COLOR_SPACES,
     FAST_MODE,
     SIMILARITIES,

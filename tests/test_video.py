@@ -1,4 +1,4 @@
-"""Tests for dlcv_utils.video (OpenCV video round trip) and the lesson-02 frame slider."""
+"""Tests for dlcv_utils.viz.video (OpenCV video round trip) and the lesson-02 frame slider."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from dlcv_utils.video import (
+from dlcv_utils.viz.video import (
     codec_works,
     fourcc_to_str,
     moving_shapes_clip,
     read_video,
     write_video,
 )
-from dlcv_utils.widgets.video import make_frame_slider, render_frame
+from dlcv_utils.viz.widgets.video import make_frame_slider, render_frame
 
 
 def gradient_frames(n=6, h=48, w=64):

@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from dlcv_utils.anchors import generate_anchors
-from dlcv_utils.widgets.anchors import anchors_panel, make_anchors_widget
+from dlcv_utils.ops.anchors import generate_anchors
+from dlcv_utils.viz.widgets.anchors import anchors_panel, make_anchors_widget
 
 
 def test_counts_by_hand():

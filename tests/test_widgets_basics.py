@@ -13,8 +13,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlcv_utils.widgets import basics
-from dlcv_utils.widgets.basics import (
+from dlcv_utils.viz.widgets import basics
+from dlcv_utils.viz.widgets.basics import (
     iou_panel,
     make_iou_widget,
     make_nms_widget,
@@ -64,7 +64,7 @@ def test_iou_panel_zero_union_is_zero_not_nan():
 
 
 def test_iou_panel_agrees_with_package_box_iou():
-    from dlcv_utils.boxes import box_iou
+    from dlcv_utils.ops.boxes import box_iou
 
     rng = np.random.default_rng(0)
     for _ in range(50):
@@ -306,7 +306,7 @@ size = st.floats(min_value=0, max_value=100, allow_nan=False)
 @settings(max_examples=100, deadline=None)
 @given(coord, coord, size, size, coord, coord, size, size)
 def test_iou_panel_properties(x1, y1, w1, h1, x2, y2, w2, h2):
-    from dlcv_utils.boxes import box_iou
+    from dlcv_utils.ops.boxes import box_iou
 
     out = iou_panel(x1, y1, w1, h1, x2, y2, w2, h2)
     swapped = iou_panel(x2, y2, w2, h2, x1, y1, w1, h1)

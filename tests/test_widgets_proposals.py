@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from dlcv_utils.selective_search import selective_search
-from dlcv_utils.widgets.proposals import make_proposals_widget, proposals_panel
+from dlcv_utils.proposals.selective_search import selective_search
+from dlcv_utils.viz.widgets.proposals import make_proposals_widget, proposals_panel
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +78,7 @@ def test_panel_passes_on_selective_search_errors():
 def test_widget_wires_sliders_to_panel(monkeypatch):
     pytest.importorskip("ipywidgets")
     calls = []
-    import dlcv_utils.widgets.proposals as mod
+    import dlcv_utils.viz.widgets.proposals as mod
 
     real = mod.proposals_panel
 

@@ -1,7 +1,7 @@
 """Lesson 05's anchor widget: scales, aspect ratios and stride, drawn over an image.
 
 Taught in lesson 05 (Faster R-CNN). :func:`anchors_panel` is the plain function behind the
-sliders: it builds the anchors with :func:`dlcv_utils.anchors.generate_anchors`, returns the
+sliders: it builds the anchors with :func:`dlcv_utils.ops.anchors.generate_anchors`, returns the
 numbers it shows and, given an ``Axes``, draws the grid of anchor positions and the anchors of
 one cell. :func:`make_anchors_widget` only wires the sliders to it.
 """
@@ -51,8 +51,8 @@ def anchors_panel(
         >>> out["feature_size"], out["per_cell"], out["n_anchors"], out["cell"]
         ((4, 6), 9, 216, (2, 3))
     """
-    from dlcv_utils.anchors import generate_anchors
-    from dlcv_utils.plotting import color_for, draw_boxes, show_image, to_numpy_image
+    from dlcv_utils.ops.anchors import generate_anchors
+    from dlcv_utils.viz.plotting import color_for, draw_boxes, show_image, to_numpy_image
 
     img = to_numpy_image(image)
     h, w = img.shape[:2]

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlcv_utils.paths import REPO_ROOT
+from dlcv_utils.runtime import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 

@@ -13,14 +13,13 @@ CPU settings on a GPU machine or the other way round.
 
 from __future__ import annotations
 
-import os
-import random
 from types import MappingProxyType, SimpleNamespace
 
-import numpy as np
 import torch
 
-DEVICE_ENV = "DLCV_DEVICE"
+from dlcv_utils.runtime import pick_device, seed_everything, setup
+
+__all__ = ["LESSON_SETTINGS", "lesson_settings", "pick_device", "seed_everything", "setup"]
 
 # lesson -> {"cpu": {...}, "cuda": {...}}. Keep keys identical between the two devices.
 # Each lesson owns its own entry; values are the only thing that changes between devices.
@@ -145,57 +144,6 @@ LESSON_SETTINGS: dict[str, dict[str, dict]] = {
         ),
     },
 }
-
-
-def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """Return the device to run on: the argument, else ``$DLCV_DEVICE``, else CUDA if present.
-
-    Raises:
-        ValueError: if the requested device is unknown, or CUDA is requested but absent.
-
-    Example:
-        >>> pick_device("cpu")
-        device(type='cpu')
-    """
-    choice = device if device is not None else os.environ.get(DEVICE_ENV) or None
-    if choice is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(choice)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {choice!r}") from exc
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {choice!r}")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {choice!r} was requested but CUDA is not available")
-    return dev
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy's global generator and torch (CPU and CUDA)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 (the legacy global generator learners call)
-    torch.manual_seed(seed)
-
-
-def setup(seed: int = 0, device: str | torch.device | None = None) -> torch.device:
-    """Seed everything and pick the device; call once at the top of a lesson.
-
-    Args:
-        seed: non-negative seed for ``random``, NumPy and torch.
-        device: ``"cpu"``, ``"cuda"`` or ``None`` (``$DLCV_DEVICE``, else CUDA when available).
-
-    Returns:
-        The chosen ``torch.device``.
-
-    Example:
-        >>> setup(seed=0, device="cpu")
-        device(type='cpu')
-    """
-    seed_everything(seed)
-    return pick_device(device)
 
 
 def lesson_settings(lesson: str, device: str | torch.device | None = None) -> SimpleNamespace:

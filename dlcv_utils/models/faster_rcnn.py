@@ -367,9 +367,9 @@ def bench_faster_rcnn(device: str = "cpu", seed: int = 0, progress: bool = False
         ``model`` (a name), ``train_s`` (training wall time, evaluation excluded), ``map50``
         and ``map`` on the val split, ``infer_ms`` (model forward per val image).
     """
+    from dlcv_utils.course.settings import lesson_settings, setup
     from dlcv_utils.datasets.shapes import ShapesDetection
     from dlcv_utils.engine import evaluate_detector, fit
-    from dlcv_utils.settings import lesson_settings, setup
 
     dev = setup(seed=seed, device=device)
     cfg = lesson_settings("05", dev)

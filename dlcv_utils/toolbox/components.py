@@ -497,13 +497,13 @@ def TinyNet(
 
 @NECKS.register("FPN")
 def FPNNeck(in_channels: Sequence[int], out_channels: int = 256, extra_pool: bool = True):
-    """The Feature Pyramid Network of :mod:`dlcv_utils.fpn`; ``in_channels`` come from the backbone.
+    """The Feature Pyramid Network of :mod:`dlcv_utils.models.fpn`; ``in_channels`` come from the backbone.
 
     Example:
         >>> NECKS.build(dict(type="FPN", out_channels=8), in_channels=[16, 32]).out_channels
         8
     """
-    from dlcv_utils.fpn import FPN
+    from dlcv_utils.models.fpn import FPN
 
     return FPN(list(in_channels), out_channels, extra_pool=extra_pool)
 
@@ -839,9 +839,9 @@ def bench_config_detector(device: str = "cpu") -> dict:
     """
     import torch
 
+    from dlcv_utils.course.settings import lesson_settings, setup
     from dlcv_utils.datasets.shapes import ShapesDetection, collate_fn
     from dlcv_utils.engine import evaluate_detector, fit
-    from dlcv_utils.settings import lesson_settings, setup
 
     dev = setup(seed=0, device=device)
     cfg = lesson_settings("06", dev)

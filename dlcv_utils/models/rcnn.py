@@ -9,14 +9,14 @@ Both detectors here share everything except *where the per-region features come 
   hundreds of CNN passes per image.
 * :class:`FastRCNN` (Girshick, 2015) runs the CNN **once per image** and cuts each proposal out
   of the feature map with RoI pooling (``torchvision.ops.roi_pool``, the same numbers as
-  :func:`dlcv_utils.roi.roi_pool`).
+  :func:`dlcv_utils.ops.roi.roi_pool`).
 
 The rest is common (:class:`TwoStageDetector`): class-agnostic proposals from selective search
 (:class:`ProposalCache` computes them once per image), proposal labelling by IoU
 (:func:`assign_proposals`: IoU >= 0.5 is the matched object's class, below is background),
 sampling of a fixed number of RoIs per image with at most 25 % foreground
 (:func:`sample_rois`), a softmax classifier over ``K + 1`` classes and class-specific box
-deltas coded by :mod:`dlcv_utils.box_coder`, the multi-task loss (cross-entropy + smooth L1 on
+deltas coded by :mod:`dlcv_utils.ops.box_coder`, the multi-task loss (cross-entropy + smooth L1 on
 the positives, :func:`fast_rcnn_loss`) and, at test time, per-class NMS. Both follow the
 torchvision detection interface: ``model(images, targets)`` returns a dict of losses in train
 mode, ``model(images)`` a list of ``{"boxes", "scores", "labels"}`` in eval mode, so
@@ -31,16 +31,15 @@ features); both use the same tiny backbone trained from scratch instead of an Im
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dlcv_utils.box_coder import decode, encode
+from dlcv_utils.ops.box_coder import decode, encode
+from dlcv_utils.proposals.cache import ProposalCache
 
 __all__ = [
     "RCNN",
@@ -59,99 +58,6 @@ __all__ = [
 ]
 
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
-
-
-# ----------------------------------------------------------------------------- proposals
-class ProposalCache:
-    """Region proposals for an image tensor, computed once and remembered by image content.
-
-    The detectors call it with each ``3 x H x W`` float image in ``[0, 1]``; the first call for
-    an image runs ``proposal_fn`` (default: :func:`dlcv_utils.selective_search.selective_search`
-    with ``selective_search_kwargs``), later calls are dictionary look-ups. The key is a hash
-    of the image's uint8 pixels, so it works in train and eval mode without any bookkeeping.
-
-    Args:
-        proposal_fn: ``HxWx3 uint8 ndarray -> [N, 4] xyxy boxes``; ``None`` for selective search.
-        max_proposals: keep at most this many (the first ones).
-        **selective_search_kwargs: passed to ``selective_search`` when ``proposal_fn`` is None.
-
-    Attributes:
-        seconds: total time spent computing proposals.
-        computed: number of images computed (not looked up).
-
-    Example:
-        >>> cache = ProposalCache(lambda im: np.array([[0, 0, 4, 4], [1, 1, 3, 3]]))
-        >>> img = torch.zeros(3, 8, 8)
-        >>> cache(img).tolist(), cache(img).shape, cache.computed
-        ([[0.0, 0.0, 4.0, 4.0], [1.0, 1.0, 3.0, 3.0]], torch.Size([2, 4]), 1)
-    """
-
-    def __init__(
-        self,
-        proposal_fn: Callable[[np.ndarray], np.ndarray] | None = None,
-        *,
-        max_proposals: int | None = None,
-        **selective_search_kwargs,
-    ) -> None:
-        if proposal_fn is not None and not callable(proposal_fn):
-            raise TypeError(
-                f"proposal_fn must be callable or None, got {type(proposal_fn).__name__}"
-            )
-        if proposal_fn is not None and selective_search_kwargs:
-            raise ValueError(
-                f"selective search options {sorted(selective_search_kwargs)} given with a custom proposal_fn"
-            )
-        if max_proposals is not None and (
-            isinstance(max_proposals, bool)
-            or not isinstance(max_proposals, int)
-            or max_proposals < 1
-        ):
-            raise ValueError(f"max_proposals must be None or a positive int, got {max_proposals!r}")
-        self.proposal_fn = proposal_fn
-        self.kwargs = dict(selective_search_kwargs)
-        self.max_proposals = max_proposals
-        self.seconds = 0.0
-        self.computed = 0
-        self._store: dict[bytes, torch.Tensor] = {}
-
-    @staticmethod
-    def to_uint8(image: torch.Tensor) -> np.ndarray:
-        """``3 x H x W`` float image in ``[0, 1]`` → ``H x W x 3`` uint8 array."""
-        if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3:
-            shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-            raise ValueError(f"image must be a 3 x H x W tensor, got {shape}")
-        arr = (image.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
-        return np.ascontiguousarray(arr.permute(1, 2, 0).numpy())
-
-    def _compute(self, arr: np.ndarray) -> np.ndarray:
-        if self.proposal_fn is None:
-            from dlcv_utils.selective_search import selective_search
-
-            return selective_search(arr, **self.kwargs)
-        return self.proposal_fn(arr)
-
-    def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        arr = self.to_uint8(image)
-        key = hashlib.sha1(arr.tobytes() + str(arr.shape).encode()).digest()
-        if key not in self._store:
-            t0 = time.perf_counter()
-            boxes = np.asarray(self._compute(arr), dtype=np.float32).reshape(-1, 4)
-            self.seconds += time.perf_counter() - t0
-            self.computed += 1
-            if self.max_proposals is not None:
-                boxes = boxes[: self.max_proposals]
-            self._store[key] = torch.from_numpy(boxes.copy())
-        return self._store[key].to(image.device)
-
-    def precompute(self, images: Iterable[torch.Tensor]) -> float:
-        """Fill the cache for ``images``; returns the seconds this call spent computing."""
-        before = self.seconds
-        for image in images:
-            self(image)
-        return self.seconds - before
-
-    def __len__(self) -> int:
-        return len(self._store)
 
 
 # ----------------------------------------------------------------------------- labelling
@@ -185,7 +91,7 @@ def assign_proposals(
         >>> assign_proposals(p, g, torch.tensor([3]), 0.6)[0].tolist()  # 0.5 is neither
         [3, -1, 0]
     """
-    from dlcv_utils.boxes import box_iou
+    from dlcv_utils.ops.boxes import box_iou
 
     low, high = bg_iou_thresh
     if not 0.0 <= low <= high <= fg_iou_thresh <= 1.0:
@@ -483,7 +389,7 @@ class TwoStageDetector(nn.Module):
 
     def postprocess(self, class_logits, box_regression, proposals, image_shape):
         """Softmax, decode class-specific boxes, clip, drop background and low scores, per-class NMS."""
-        # torchvision's C++ per-class NMS: the same kept boxes as dlcv_utils.nms.batched_nms
+        # torchvision's C++ per-class NMS: the same kept boxes as dlcv_utils.ops.nms.batched_nms
         # (lesson 01) for these non-negative coordinates, and much faster
         from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
 
@@ -517,6 +423,7 @@ class RCNN(TwoStageDetector):
         **kwargs: see :class:`TwoStageDetector`.
 
     Example:
+        >>> import numpy as np
         >>> m = RCNN(3, ProposalCache(lambda im: np.array([[0, 0, 16, 16], [4, 4, 20, 28]])),
         ...          crop_size=12, channels=(4, 4, 4), hidden=8).eval()
         >>> out = m([torch.rand(3, 32, 32)])
@@ -562,6 +469,7 @@ class FastRCNN(TwoStageDetector):
         **kwargs: see :class:`TwoStageDetector`.
 
     Example:
+        >>> import numpy as np
         >>> m = FastRCNN(3, ProposalCache(lambda im: np.array([[0, 0, 16, 16]])),
         ...              channels=(4, 4, 4), hidden=8)
         >>> images = [torch.rand(3, 32, 32)]
@@ -620,9 +528,9 @@ def train_lesson04_model(
     """
     from torch.utils.data import DataLoader
 
+    from dlcv_utils.course.settings import lesson_settings, seed_everything
     from dlcv_utils.datasets.shapes import ShapesDetection, collate_fn
     from dlcv_utils.engine import evaluate_detector, fit
-    from dlcv_utils.settings import lesson_settings, seed_everything
 
     if kind not in ("rcnn", "fast_rcnn"):
         raise ValueError(f"kind must be 'rcnn' or 'fast_rcnn', got {kind!r}")

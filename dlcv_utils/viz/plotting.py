@@ -128,7 +128,7 @@ def _check_boxes(boxes) -> np.ndarray:
         i = int(bad[0])
         raise ValueError(
             f"boxes must be (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1; box {i} is "
-            f"{arr[i].tolist()} (is it in xywh format? use dlcv_utils.boxes.box_convert)"
+            f"{arr[i].tolist()} (is it in xywh format? use dlcv_utils.ops.boxes.box_convert)"
         )
     return arr
 

@@ -89,7 +89,7 @@ def iou_panel(x1, y1, w1, h1, x2, y2, w2, h2, image=None, ax=None) -> dict:
     if ax is not None:
         from matplotlib.patches import Rectangle
 
-        from dlcv_utils.plotting import PALETTE, draw_boxes, show_image
+        from dlcv_utils.viz.plotting import PALETTE, draw_boxes, show_image
 
         show_image(_blank_canvas() if image is None else image, ax=ax)
         draw_boxes(ax, [box1, box2], color=[PALETTE[0], PALETTE[1]], linewidth=2.5)
@@ -115,7 +115,7 @@ def nms_panel(
 
     A box survives the confidence filter when ``score > score_threshold``; NMS then removes a
     box whose IoU with a higher-scored kept box is ``> iou_threshold`` (see
-    :func:`dlcv_utils.nms.nms`). With ``labels`` the NMS is class-aware.
+    :func:`dlcv_utils.ops.nms.nms`). With ``labels`` the NMS is class-aware.
 
     Args:
         boxes: ``[N, 4]`` xyxy boxes (numpy or torch).
@@ -133,7 +133,7 @@ def nms_panel(
         int64 numpy array of kept indices, highest score first.
 
     Raises:
-        TypeError/ValueError: bad thresholds, or bad boxes/scores (from ``dlcv_utils.nms``).
+        TypeError/ValueError: bad thresholds, or bad boxes/scores (from ``dlcv_utils.ops.nms``).
 
     Example:
         >>> b = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]], dtype=float)
@@ -141,7 +141,7 @@ def nms_panel(
         >>> nms_panel(b, s, score_threshold=0.5, iou_threshold=0.5).tolist()
         [0]
     """
-    from dlcv_utils.nms import batched_nms, nms
+    from dlcv_utils.ops.nms import batched_nms, nms
 
     score_threshold = _check_number(score_threshold, "score_threshold", 0.0, 1.0)
     iou_threshold = _check_number(iou_threshold, "iou_threshold", 0.0, 1.0)
@@ -155,7 +155,7 @@ def nms_panel(
         keep = batched_nms(b, s, lab, iou_threshold, score_threshold=score_threshold)
     keep = np.asarray(keep, dtype=np.int64)
     if ax is not None:
-        from dlcv_utils.plotting import draw_boxes, show_image
+        from dlcv_utils.viz.plotting import draw_boxes, show_image
 
         if image is None:
             raise ValueError("image is needed to draw (ax was given)")
@@ -237,7 +237,7 @@ def pr_panel(gt_boxes, det_boxes, det_scores, iou_threshold, method="voc", ax=No
         "ap": ap,
     }
     if ax is not None:
-        from dlcv_utils.plotting import plot_pr_curve
+        from dlcv_utils.viz.plotting import plot_pr_curve
 
         plot_pr_curve(recall, precision, ax=ax, marker="o", label="precision after each detection")
         if len(precision):
@@ -273,7 +273,7 @@ def _int_slider(description, value, lo, hi):
 def _image_size(image, default=(200, 200)) -> tuple[int, int]:
     if image is None:
         return default
-    from dlcv_utils.plotting import to_numpy_image
+    from dlcv_utils.viz.plotting import to_numpy_image
 
     h, w = to_numpy_image(image).shape[:2]
     return w, h

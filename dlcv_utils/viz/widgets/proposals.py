@@ -1,7 +1,7 @@
 """Slider of lesson 03: selective search's segmentation scale, minimum segment size and similarity set.
 
 Taught in lesson 03. :func:`proposals_panel` is the plain function behind the widget: it runs
-:func:`~dlcv_utils.selective_search.selective_search` with the slider values, returns the
+:func:`~dlcv_utils.proposals.selective_search.selective_search` with the slider values, returns the
 numbers and boxes it shows, and (optionally) draws the initial segments' borders and the
 best-ranked proposals on an ``Axes``. :func:`make_proposals_widget` only wires the sliders.
 """
@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlcv_utils.selective_search import SIMILARITIES, convert_color, oversegment, selective_search
+from dlcv_utils.proposals.selective_search import (
+    SIMILARITIES,
+    convert_color,
+    oversegment,
+    selective_search,
+)
 
 __all__ = ["make_proposals_widget", "proposals_panel"]
 
@@ -45,7 +50,7 @@ def proposals_panel(
         says why.
 
     Raises:
-        ValueError / TypeError: as :func:`~dlcv_utils.selective_search.selective_search`,
+        ValueError / TypeError: as :func:`~dlcv_utils.proposals.selective_search.selective_search`,
             or ``max_boxes < 1``.
 
     Example:
@@ -81,7 +86,7 @@ def proposals_panel(
     if ax is not None:
         from skimage.segmentation import mark_boundaries
 
-        from dlcv_utils.plotting import draw_boxes
+        from dlcv_utils.viz.plotting import draw_boxes
 
         ax.imshow(mark_boundaries(np.asarray(image), labels, color=(1.0, 1.0, 0.0)))
         ax.set_axis_off()

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import torch
 
-from dlcv_utils.boxes import box_iou
+from dlcv_utils.ops.boxes import box_iou
 
 __all__ = [
     "IGNORE",
