@@ -91,8 +91,9 @@ plt.show()
 # * `cv2.imshow(window_name, img)` opens a **desktop window** (OpenCV's HighGUI);
 #   `cv2.waitKey(0)` then blocks until a key is pressed (it also lets the window paint itself)
 #   and `cv2.destroyAllWindows()` closes it. In a notebook that runs on a server there is no
-#   desktop: the `-headless` OpenCV wheel this course installs raises "The function is not
-#   implemented", a GUI build may crash the kernel, and Colab blocks `cv2.imshow` and offers
+#   desktop: the `opencv-python-headless` wheel raises "The function is not implemented", the
+#   GUI wheel `opencv-python` (the one this course installs) can take the whole kernel down when
+#   it finds no display, and Colab blocks `cv2.imshow` and offers
 #   `google.colab.patches.cv2_imshow(img)` (which takes a BGR array) instead. In notebooks we
 #   therefore show images with matplotlib's `plt.imshow`, after converting BGR to RGB.
 
