@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 
@@ -205,7 +206,7 @@ def test_coco_masks_match_pycocotools(tmp_path):
     uncompressed = {"counts": [62, 4, 16, 4, 514], "size": [20, 30]}
     assert segmentation_to_mask(uncompressed, 20, 30).sum() == 8
     with pytest.raises(
-        TypeError, match="segmentation must be a polygon list or an RLE dict, got str"
+        TypeError, match="segmentation: must be a polygon list or an RLE dict, got str"
     ):
         segmentation_to_mask("oops", 20, 30)
 
@@ -420,7 +421,10 @@ def test_write_dataset_reports_losses(tmp_path):
             "img1.png object 0: YOLO cannot hold truncated=1 (dropped)",
         ]
     )
-    assert write_dataset(_records(), tmp_path / "c", "coco", classes=CLASSES) == []
+    assert write_dataset(_records(), tmp_path / "c", "coco", classes=CLASSES) == [
+        "img1.png object 0: COCO cannot hold difficult=1 (dropped)",
+        "img1.png object 0: COCO cannot hold truncated=1 (dropped)",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -468,13 +472,9 @@ def test_convert_all_pairs(tmp_path, src_fmt, dst_fmt):
         write_dataset(
             recs, tmp_path / "src", src_fmt, classes=CLASSES, split="train", images=_images(recs)
         )
+        val = [dataclasses.replace(recs[0], file_name="val0.png", image_id=9)]
         write_dataset(
-            recs[:1],
-            tmp_path / "src",
-            src_fmt,
-            classes=CLASSES,
-            split="val",
-            images=_images(recs[:1]),
+            val, tmp_path / "src", src_fmt, classes=CLASSES, split="val", images=_images(val)
         )
     rep = convert(tmp_path / "src", tmp_path / "dst", src_fmt, dst_fmt, warn=False)
     assert rep.splits == ["train", "val"] and rep.images == 3 and rep.objects == 5
@@ -528,7 +528,7 @@ def test_convert_warns_and_guards(tmp_path):
         ({"images": {}, "annotations": [], "categories": []}, "'images' must be a list, got dict"),
         (
             {"images": [], "annotations": [], "categories": [{"id": 1}]},
-            r"categories\[0\] missing 'id' or 'name'",
+            r"categories\[0\]: missing key 'name'",
         ),
         (
             {
@@ -568,7 +568,7 @@ def test_misc_guards(tmp_path):
     with pytest.raises(TypeError, match="record must be an ImageAnn, got list"):
         write_yolo([], tmp_path / "a.txt", CLASSES)
     bad = [ImageAnn("a.png", 5, 5, [ObjectAnn("circle", (0, 0, float("nan"), 2))])]
-    with pytest.raises(ValueError, match="annotation 1 has a non-finite bbox"):
+    with pytest.raises(ValueError, match="'a.png' object 0 bbox: must be a finite number, got nan"):
         write_coco(bad, tmp_path / "c.json", CLASSES)
     with pytest.raises(
         ValueError, match=r"image must have shape \(H, W, 3\) or \(H, W\), got \(2, 2, 4\)"

@@ -163,7 +163,8 @@ def test_image_size_mismatch_and_unknown_label(roots, tmp_path):
     rec = [ImageAnn("a.png", W, H, [ObjectAnn("square", (1, 1, 5, 5))])]
     write_dataset(rec, tmp_path, "coco", classes=CLASSES, images=[np.zeros((H, W, 3), np.uint8)])
     rec[0].width = W + 1
-    write_dataset(rec, tmp_path, "coco", classes=CLASSES)  # annotation now disagrees with the file
+    # the annotation now disagrees with the file
+    write_dataset(rec, tmp_path, "coco", classes=CLASSES, overwrite=True)
     ds = COCODetectionDataset(tmp_path)
     with pytest.raises(
         ValueError, match=f"image is {W} x {H} but its annotation says {W + 1} x {H}"

@@ -7,6 +7,9 @@ Everything public is importable from here::
 Taught in lesson 02.
 """
 
+from dlcv_utils.datasets._common import FormatLossWarning
+from dlcv_utils.datasets._paths import UnsafePathError
+from dlcv_utils.datasets.coco import read_coco, write_coco
 from dlcv_utils.datasets.download import (
     REGISTRY,
     ChecksumError,
@@ -15,27 +18,19 @@ from dlcv_utils.datasets.download import (
     download,
     safe_extract,
 )
-from dlcv_utils.datasets.formats import (
-    FormatLossWarning,
-    mask_to_rle,
-    read_coco,
-    read_data_yaml,
-    read_voc,
-    read_yolo,
-    segmentation_area,
-    segmentation_bbox,
-    segmentation_to_mask,
-    write_coco,
-    write_data_yaml,
-    write_voc,
-    write_yolo,
-)
 from dlcv_utils.datasets.layout import (
     ConversionReport,
     convert,
     find_splits,
     read_dataset,
     write_dataset,
+)
+from dlcv_utils.datasets.masks import (
+    check_segmentation,
+    mask_to_rle,
+    segmentation_area,
+    segmentation_bbox,
+    segmentation_to_mask,
 )
 from dlcv_utils.datasets.records import ImageAnn, ObjectAnn
 from dlcv_utils.datasets.validate import (
@@ -44,6 +39,8 @@ from dlcv_utils.datasets.validate import (
     ValidationReport,
     validate,
 )
+from dlcv_utils.datasets.voc import read_voc, write_voc
+from dlcv_utils.datasets.yolo import read_data_yaml, read_yolo, write_data_yaml, write_yolo
 
 _LAZY = {  # torch is slow to import: these load on first use
     "COCODetectionDataset": "dlcv_utils.datasets.torch_dataset",
@@ -75,9 +72,11 @@ __all__ = [
     "ObjectAnn",
     "Problem",
     "UnsafeArchiveError",
+    "UnsafePathError",
     "VOCDetectionDataset",
     "ValidationReport",
     "YOLODetectionDataset",
+    "check_segmentation",
     "collate_fn",
     "convert",
     "download",

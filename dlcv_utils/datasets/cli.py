@@ -2,7 +2,7 @@
 
 Examples::
 
-    dlcv-data convert --from voc --to coco SRC DST
+    dlcv-data convert --from voc --to coco SRC DST [--overwrite]
     dlcv-data validate --format coco PATH [--split val] [--repair] [--strict]
     dlcv-data download voc2007 ROOT [--mirror URL]
     dlcv-data shapes --out DIR
@@ -16,7 +16,7 @@ import argparse
 import sys
 import warnings
 
-from dlcv_utils.datasets.layout import FORMATS
+from dlcv_utils.datasets.table import FORMAT_NAMES as FORMATS
 
 __all__ = ["build_parser", "main"]
 
@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--from", dest="src_format", required=True, choices=FORMATS)
     c.add_argument("--to", dest="to", required=True, choices=FORMATS)
     c.add_argument("--split", action="append", help="split to convert (repeatable; default all)")
+    c.add_argument(
+        "--overwrite", action="store_true", help="replace the contents of a non-empty DST"
+    )
     c.add_argument("src")
     c.add_argument("dst")
 
@@ -74,7 +77,14 @@ def main(argv: list[str] | None = None) -> int:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                rep = convert(args.src, args.dst, args.src_format, args.to, splits=args.split)
+                rep = convert(
+                    args.src,
+                    args.dst,
+                    args.src_format,
+                    args.to,
+                    splits=args.split,
+                    overwrite=args.overwrite,
+                )
             print(rep.summary())
             for line in rep.losses:
                 print(f"  dropped: {line}")

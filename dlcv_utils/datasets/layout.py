@@ -6,10 +6,26 @@ The layouts (``<split>`` is ``train``, ``val``, ``test``...)::
           root/ImageSets/Main/<split>.txt   root/classes.txt  (ours: the class order)
     COCO  root/images/<split>/<file>        root/annotations/instances_<split>.json
     YOLO  root/images/<split>/<file>        root/labels/<split>/<stem>.txt   root/data.yaml
+          (also read: Ultralytics/Roboflow root/<split>/images + root/<split>/labels)
 
-Every file is written atomically (temporary file, then rename), and the same input gives
-byte-identical files. :func:`convert` moves a dataset from one layout to another and returns a
-:class:`ConversionReport` listing what the target format could not hold.
+What these functions promise:
+
+* **paths stay inside their root**: an image ``file_name``, a VOC ``ImageSets`` line or a YOLO
+  ``data.yaml`` folder that is absolute, holds ``..`` or leads out through a symbolic link is
+  refused with an :class:`~dlcv_utils.datasets._paths.UnsafePathError` naming the file and the
+  entry (:func:`~dlcv_utils.datasets._paths.resolve_inside`);
+* **writes are atomic**: :func:`write_dataset` and :func:`convert` check and build every file
+  first, in a temporary folder beside the destination, and move them into place only when
+  everything succeeded; a failure leaves the destination exactly as it was;
+* **nothing is overwritten** unless ``overwrite=True`` (CLI ``--overwrite``): a
+  :func:`convert` destination must be empty, and :func:`write_dataset` refuses to replace an
+  existing file of the split it writes.
+
+The same input gives byte-identical files. :func:`convert` returns a :class:`ConversionReport`
+listing what the target format could not hold. Each format's details live in
+:mod:`~dlcv_utils.datasets.voc`, :mod:`~dlcv_utils.datasets.coco` and
+:mod:`~dlcv_utils.datasets.yolo`, reached through the table
+:data:`~dlcv_utils.datasets.table.FORMATS`.
 
 Taught in lesson 02.
 """
@@ -17,30 +33,25 @@ Taught in lesson 02.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from dlcv_utils.datasets._io import atomic_write_bytes, atomic_write_text, encode_image, image_size
-from dlcv_utils.datasets.formats import (
-    FormatLossWarning,
-    read_coco,
-    read_data_yaml,
-    read_voc,
-    read_yolo,
-    to_coco_dict,
-    voc_losses,
-    write_data_yaml,
-    write_voc,
-    write_yolo,
-    yolo_losses,
-)
+from dlcv_utils.datasets._common import FormatLossWarning
+from dlcv_utils.datasets._io import _umask, encode_image
+from dlcv_utils.datasets._paths import check_name, resolve_inside
 from dlcv_utils.datasets.records import ImageAnn
+from dlcv_utils.datasets.table import FORMAT_NAMES, FORMATS, check_fmt
+from dlcv_utils.datasets.yolo import IMAGE_SUFFIXES
 
 __all__ = [
     "FORMATS",
+    "FORMAT_NAMES",
+    "IMAGE_SUFFIXES",
     "ConversionReport",
     "annotation_path",
     "convert",
@@ -50,30 +61,26 @@ __all__ = [
     "write_dataset",
 ]
 
-FORMATS = ("voc", "coco", "yolo")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-
 
 def _check_fmt(fmt: str, name: str = "fmt") -> str:
-    if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
-        raise ValueError(f"{name} must be one of {FORMATS}, got {fmt!r}")
-    return fmt.lower()
+    return check_fmt(fmt, name).name
 
 
 def image_path(root: str | os.PathLike, fmt: str, split: str, file_name: str) -> Path:
-    """Where an image lives in a layout.
+    """Where an image lives in a layout (``file_name`` must stay inside the image folder).
 
     Example:
         >>> image_path("d", "voc", "train", "a.png").as_posix()
         'd/JPEGImages/a.png'
         >>> image_path("d", "yolo", "val", "a.png").as_posix()
         'd/images/val/a.png'
+        >>> image_path("d", "coco", "val", "../../a.png")
+        Traceback (most recent call last):
+        ...
+        dlcv_utils.datasets._paths.UnsafePathError: <records>: file_name '../../a.png' contains '..': refused
     """
-    fmt = _check_fmt(fmt)
-    root = Path(root)
-    if fmt == "voc":
-        return root / "JPEGImages" / file_name
-    return root / "images" / split / file_name
+    spec = check_fmt(fmt)
+    return resolve_inside(spec.image_dir(Path(root), split), file_name)
 
 
 def annotation_path(root: str | os.PathLike, fmt: str, split: str, file_name: str = "") -> Path:
@@ -85,14 +92,7 @@ def annotation_path(root: str | os.PathLike, fmt: str, split: str, file_name: st
         >>> annotation_path("d", "yolo", "train", "x.png").as_posix()
         'd/labels/train/x.txt'
     """
-    fmt = _check_fmt(fmt)
-    root = Path(root)
-    stem = Path(file_name).stem
-    if fmt == "voc":
-        return root / "Annotations" / f"{stem}.xml"
-    if fmt == "coco":
-        return root / "annotations" / f"instances_{split}.json"
-    return root / "labels" / split / f"{stem}.txt"
+    return check_fmt(fmt).annotation_path(Path(root), split, file_name)
 
 
 def find_splits(root: str | os.PathLike, fmt: str) -> list[str]:
@@ -103,34 +103,66 @@ def find_splits(root: str | os.PathLike, fmt: str) -> list[str]:
         >>> find_splits(tempfile.mkdtemp(), "coco")
         []
     """
-    fmt = _check_fmt(fmt)
-    root = Path(root)
-    if fmt == "voc":
-        stems = {p.stem for p in (root / "ImageSets" / "Main").glob("*.txt")}
-        # real VOC also has per-class lists such as aeroplane_train.txt: not splits
-        return sorted(s for s in stems if not ("_" in s and s.rsplit("_", 1)[1] in stems))
-    if fmt == "coco":
-        return sorted(
-            p.stem[len("instances_") :] for p in (root / "annotations").glob("instances_*.json")
+    return check_fmt(fmt).find_splits(Path(root))
+
+
+def _check_split(split) -> str:
+    if not isinstance(split, str) or not split or "/" in split or "\\" in split:
+        raise ValueError(f"split must be a plain name like 'train', got {split!r}")
+    if split.startswith(".") or split != split.strip():
+        raise ValueError(f"split must be a plain name like 'train', got {split!r}")
+    check_name(split, what="split", file="split")
+    return split
+
+
+def _new_stage(dest: Path) -> Path:
+    """A fresh private folder beside ``dest`` (same file system, so renames are atomic)."""
+    parent = dest.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(
+        tempfile.mkdtemp(prefix=f".{dest.absolute().name}.", suffix=".partial", dir=parent)
+    )
+    os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes 0700 folders; use the usual mode
+    return stage
+
+
+def _put(stage: Path, rel: str, data: bytes | Path, shared: set[str]) -> None:
+    """Write ``data`` (bytes, or a file to copy) to ``stage/rel``; two splits may not collide."""
+    target = stage / rel
+    if target.exists() and rel not in shared:
+        raise ValueError(
+            f"two images or splits write the same file {rel!r}; file names must differ"
         )
-    found = set()
-    if (root / "data.yaml").is_file():
-        data = read_data_yaml(root / "data.yaml")
-        found |= {k for k in ("train", "val", "test") if data.get(k)}
-    if (root / "images").is_dir():
-        found |= {p.name for p in (root / "images").iterdir() if p.is_dir()}
-    return sorted(found)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, Path):
+        shutil.copyfile(data, target)
+    else:
+        target.write_bytes(data)
 
 
-def _classes_txt_merge(path: Path, classes: list[str]) -> None:
-    if path.is_file():
-        old = [line for line in path.read_text().splitlines() if line]
-        if old != list(classes):
-            raise ValueError(
-                f"classes {list(classes)} differ from the ones already in {path}: {old}"
-            )
+def _is_new(root: Path) -> bool:
+    return not root.exists() or (root.is_dir() and not any(root.iterdir()))
+
+
+def _move_in(stage: Path, dest: Path) -> None:
+    """Put the finished ``stage`` at ``dest`` (missing or empty): one rename when possible."""
+    if dest.is_dir() and dest.is_symlink():  # keep the link; move the contents into it
+        for child in stage.iterdir():
+            os.replace(child, dest / child.name)
         return
-    atomic_write_text(path, "".join(f"{c}\n" for c in classes))
+    if dest.is_dir():
+        dest.rmdir()
+    os.replace(stage, dest)
+
+
+def _split_contents(records, spec, classes, split, merge_root, images):
+    """Check everything and return ``({relative path: bytes | source Path}, shared, losses)``."""
+    files, shared, losses = spec.split_files(records, classes, split, merge_root)
+    img_rel = spec.images_template.format(split=split)
+    for rec, data in zip(records, images):
+        rel = check_name(rec.file_name, what="file_name", file="records")
+        files[f"{img_rel}/{rel}"] = data
+    return files, shared, losses
 
 
 def write_dataset(
@@ -142,13 +174,18 @@ def write_dataset(
     split: str = "train",
     images: list[np.ndarray] | None = None,
     warn: bool = True,
+    overwrite: bool = False,
 ) -> list[str]:
-    """Write one split of a dataset in the ``voc``, ``coco`` or ``yolo`` layout.
+    """Write one split of a dataset in the ``voc``, ``coco`` or ``yolo`` layout, atomically.
+
+    Every record, box, label, file name and image is checked and every file built first, in a
+    temporary folder beside ``root``; files are moved into ``root`` only when all of that
+    succeeded, so an error leaves ``root`` exactly as it was.
 
     Args:
         records: one :class:`ImageAnn` per image; ``file_name`` is the image's name inside
-            the images folder.
-        root: dataset root folder (created).
+            the images folder (relative; absolute paths and ``..`` are refused).
+        root: dataset root folder (created). Other splits already in it are kept.
         fmt: ``"voc"``, ``"coco"`` or ``"yolo"``.
         classes: class names; their order gives COCO ids ``1..K`` and YOLO ids ``0..K-1``.
             Writing a second split with different classes raises.
@@ -156,9 +193,16 @@ def write_dataset(
         images: optional ``HxWx3`` uint8 RGB arrays, one per record, saved under
             ``file_name`` (PNG unless the name ends in ``.jpg``), deterministic bytes.
         warn: emit one :class:`FormatLossWarning` summarising what the format cannot hold.
+        overwrite: replace files of this split that already exist in ``root`` (default:
+            refuse with ``FileExistsError`` and write nothing).
 
     Returns:
-        The list of losses (one line per dropped field and object), empty for COCO.
+        The list of losses (one line per dropped field and object).
+
+    Raises:
+        ValueError: bad records (unsafe ``file_name``, label not in ``classes`` or with a
+            control character, non-finite box, size not a positive whole number...).
+        FileExistsError: a file of this split exists and ``overwrite`` is false.
 
     Example:
         >>> import tempfile, numpy as np
@@ -170,15 +214,21 @@ def write_dataset(
         >>> back, classes = read_dataset(root, "yolo", "train")
         >>> back[0].objects[0].bbox, classes
         ((1.0, 1.0, 5.0, 3.0), ['sq'])
+        >>> write_dataset(recs, root, "yolo", classes=["sq"])
+        Traceback (most recent call last):
+        ...
+        FileExistsError: ...: 1 file(s) of split 'train' already exist (e.g. labels/train/a.txt); pass overwrite=True (CLI --overwrite) to replace them
     """
-    fmt = _check_fmt(fmt)
+    spec = check_fmt(fmt)
     root = Path(root)
     classes = [str(c) for c in classes]
     if len(set(classes)) != len(classes) or not classes:
         raise ValueError(f"classes must be a non-empty list of unique names, got {classes}")
-    if not isinstance(split, str) or not split or "/" in split or split.startswith("."):
-        raise ValueError(f"split must be a plain name like 'train', got {split!r}")
+    split = _check_split(split)
     records = list(records)
+    for i, r in enumerate(records):
+        if not isinstance(r, ImageAnn):
+            raise TypeError(f"records[{i}] must be an ImageAnn, got {type(r).__name__}")
     if images is not None and len(images) != len(records):
         raise ValueError(
             f"images must have one array per record: got {len(images)} images for "
@@ -189,13 +239,15 @@ def write_dataset(
         raise ValueError("records: duplicate file_name values")
     known = set(classes)
     for r in records:
+        check_name(r.file_name, what="file_name", file="records")
         for o in r.objects:
             if o.label not in known:
                 raise ValueError(f"records: {r.file_name} has label {o.label!r} not in classes")
-    losses: list[str] = []
+    if root.exists() and not root.is_dir():
+        raise FileExistsError(f"root: {root} exists and is not a folder")
+    encoded: list[bytes] = []
     if images is not None:
-        encoded = []  # encode (and so check) every image before writing any file
-        for rec, img in zip(records, images):
+        for rec, img in zip(records, images):  # encode (and so check) every image first
             img = np.asarray(img)
             if img.shape[:2] != (rec.height, rec.width):
                 raise ValueError(
@@ -203,48 +255,46 @@ def write_dataset(
                     f"height={rec.height}, width={rec.width}"
                 )
             encoded.append(encode_image(img, Path(rec.file_name).suffix or ".png"))
-        for rec, data in zip(records, encoded):
-            atomic_write_bytes(image_path(root, fmt, split, rec.file_name), data)
-    if fmt == "voc":
-        _classes_txt_merge(root / "classes.txt", classes)
-        for rec in records:
-            losses += voc_losses(rec)
-            write_voc(rec, annotation_path(root, fmt, split, rec.file_name), warn=False)
-        stems = "".join(f"{Path(r.file_name).stem}\n" for r in records)
-        atomic_write_text(root / "ImageSets" / "Main" / f"{split}.txt", stems)
-    elif fmt == "coco":
-        text = _coco_text(records, classes)
-        atomic_write_text(annotation_path(root, fmt, split), text)
-    else:
-        yaml_path = root / "data.yaml"
-        splits = {}
-        if yaml_path.is_file():
-            old = read_data_yaml(yaml_path)
-            if old["names"] != classes:
-                raise ValueError(
-                    f"classes {classes} differ from the ones already in {yaml_path}: {old['names']}"
-                )
-            splits = {k: old[k] for k in ("train", "val", "test") if old.get(k)}
-        splits[split] = f"images/{split}"
-        for rec in records:
-            losses += yolo_losses(rec)
-            write_yolo(rec, annotation_path(root, fmt, split, rec.file_name), classes, warn=False)
-        (root / "images" / split).mkdir(parents=True, exist_ok=True)
-        write_data_yaml(yaml_path, classes, dict(sorted(splits.items())))
+    files, shared, losses = _split_contents(records, spec, classes, split, root, encoded)
+    extra_dirs = [spec.images_template.format(split=split)]
+    if root.is_dir():
+        conflicts = []
+        for rel in sorted(files):
+            target = resolve_inside(root, rel, what="output file", file=root)
+            if target.is_dir():
+                raise IsADirectoryError(f"{root}: {rel} is a folder; cannot write a file there")
+            if (target.exists() or target.is_symlink()) and rel not in shared:
+                conflicts.append(rel)
+        if conflicts and not overwrite:
+            raise FileExistsError(
+                f"{root}: {len(conflicts)} file(s) of split {split!r} already exist (e.g. "
+                f"{conflicts[0]}); pass overwrite=True (CLI --overwrite) to replace them"
+            )
+    stage = _new_stage(root)
+    try:
+        for rel, data in files.items():
+            _put(stage, rel, data, shared)
+        for d in extra_dirs:
+            (stage / d).mkdir(parents=True, exist_ok=True)
+        if _is_new(root):
+            _move_in(stage, root)
+        else:
+            for rel in sorted(files):
+                target = root / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(stage / rel, target)
+            for d in extra_dirs:
+                (root / d).mkdir(parents=True, exist_ok=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     if losses and warn:
         warnings.warn(
-            f"{fmt.upper()} cannot hold everything: {len(losses)} field(s) dropped, "
+            f"{spec.name.upper()} cannot hold everything: {len(losses)} field(s) dropped, "
             f"e.g. {losses[0]}",
             FormatLossWarning,
             stacklevel=2,
         )
     return losses
-
-
-def _coco_text(records: list[ImageAnn], classes: list[str]) -> str:
-    from dlcv_utils.datasets._io import dumps_json
-
-    return dumps_json(to_coco_dict(records, classes)) + "\n"
 
 
 def read_dataset(
@@ -255,12 +305,15 @@ def read_dataset(
     Returns:
         ``(records, classes)``. VOC: classes from ``classes.txt`` when present, else the sorted
         labels found. YOLO: classes from ``data.yaml``; an image without a label file has no
-        objects; image sizes are read from the image files. VOC/YOLO records have
-        ``image_id=None``.
+        objects; image sizes are read from the image files; the Ultralytics/Roboflow layout
+        (``train: train/images``, labels in ``train/labels``) is understood. VOC/YOLO records
+        have ``image_id=None``.
 
     Raises:
         FileNotFoundError: the split's list / JSON / data.yaml / image folder is missing.
-        ValueError: any malformed annotation (see the per-format readers).
+        ValueError: any malformed annotation (see the per-format readers), or an image name,
+            ``ImageSets`` line or ``data.yaml`` folder that leaves ``root``
+            (:class:`~dlcv_utils.datasets._paths.UnsafePathError`).
 
     Example:
         >>> import tempfile
@@ -269,39 +322,7 @@ def read_dataset(
         ...
         FileNotFoundError: no COCO split 'val': ...instances_val.json does not exist
     """
-    fmt = _check_fmt(fmt)
-    root = Path(root)
-    if fmt == "coco":
-        path = annotation_path(root, fmt, split)
-        if not path.is_file():
-            raise FileNotFoundError(f"no COCO split {split!r}: {path} does not exist")
-        return read_coco(path)
-    if fmt == "voc":
-        lst = root / "ImageSets" / "Main" / f"{split}.txt"
-        if not lst.is_file():
-            raise FileNotFoundError(f"no VOC split {split!r}: {lst} does not exist")
-        stems = [s.split()[0] for s in lst.read_text().splitlines() if s.strip()]
-        records = [read_voc(root / "Annotations" / f"{s}.xml") for s in stems]
-        if (root / "classes.txt").is_file():
-            classes = [c for c in (root / "classes.txt").read_text().splitlines() if c]
-        else:
-            classes = sorted({o.label for r in records for o in r.objects})
-        return records, classes
-    yaml_path = root / "data.yaml"
-    if not yaml_path.is_file():
-        raise FileNotFoundError(f"no YOLO data.yaml: {yaml_path} does not exist")
-    data = read_data_yaml(yaml_path)
-    classes = data["names"]
-    img_dir = root / str(data.get(split) or f"images/{split}")
-    if not img_dir.is_dir():
-        raise FileNotFoundError(f"no YOLO split {split!r}: {img_dir} does not exist")
-    records = []
-    for img in sorted(p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-        w, h = image_size(img)
-        label = annotation_path(root, fmt, split, img.name)
-        objects = read_yolo(label, (w, h), classes) if label.is_file() else []
-        records.append(ImageAnn(img.name, w, h, objects))
-    return records, classes
+    return check_fmt(fmt).read_split(Path(root), split)
 
 
 @dataclass
@@ -341,21 +362,35 @@ def convert(
     *,
     splits: list[str] | None = None,
     warn: bool = True,
+    overwrite: bool = False,
 ) -> ConversionReport:
-    """Convert a dataset folder from one layout to another (images are copied).
+    """Convert a dataset folder from one layout to another (images are copied), atomically.
+
+    Everything is read and checked first; the new dataset is built in a temporary folder beside
+    ``dst`` and moved into place in one rename when every split succeeded. On any error
+    ``dst`` is left exactly as it was (and nothing is left beside it).
 
     Args:
         src: source dataset root.
-        dst: target root (created; must not be the same folder as ``src``).
+        dst: target root: must not exist or be empty, unless ``overwrite=True``.
         src_format: ``"voc"``, ``"coco"`` or ``"yolo"``.
         dst_format: idem.
         splits: the splits to convert; default all found in ``src``.
         warn: emit a :class:`FormatLossWarning` when something is dropped.
+        overwrite: replace the contents of a non-empty ``dst`` with the converted dataset
+            (the old contents are removed only after the new dataset is in place). Refused
+            when ``dst`` contains ``src``.
 
     Returns:
         A :class:`ConversionReport`; ``losses`` says what the target could not hold
         (YOLO: difficult, truncated, iscrowd, masks; VOC: iscrowd, masks; COCO: difficult,
         truncated).
+
+    Raises:
+        FileNotFoundError: ``src`` or an image is missing.
+        FileExistsError: ``dst`` is not empty and ``overwrite`` is false.
+        ValueError: unknown format or split, malformed source files, or a path in them that
+            leaves its root (:class:`~dlcv_utils.datasets._paths.UnsafePathError`).
 
     Example:
         >>> import tempfile, numpy as np
@@ -366,49 +401,89 @@ def convert(
         >>> rep = convert(src, dst, "voc", "yolo", warn=False)
         >>> rep.images, rep.losses
         (1, ['a.png object 0: YOLO cannot hold difficult=1 (dropped)'])
+        >>> convert(src, dst, "voc", "coco")
+        Traceback (most recent call last):
+        ...
+        FileExistsError: dst: ... is not empty; pass overwrite=True (CLI --overwrite) to replace its contents
     """
-    src_format = _check_fmt(src_format, "src_format")
-    dst_format = _check_fmt(dst_format, "dst_format")
+    src_spec = check_fmt(src_format, "src_format")
+    dst_spec = check_fmt(dst_format, "dst_format")
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise FileNotFoundError(f"src: no such folder: {src}")
     if src.resolve() == dst.resolve():
         raise ValueError(f"dst must differ from src, got {dst} for both")
-    found = find_splits(src, src_format)
+    if dst.exists() and not dst.is_dir():
+        raise FileExistsError(f"dst: {dst} exists and is not a folder")
+    nonempty = dst.is_dir() and any(dst.iterdir())
+    if nonempty and not overwrite:
+        raise FileExistsError(
+            f"dst: {dst} is not empty; pass overwrite=True (CLI --overwrite) to replace its "
+            "contents"
+        )
+    real_src, real_dst = src.resolve(), dst.resolve()
+    if nonempty and real_dst in real_src.parents:
+        raise ValueError(f"dst {dst} contains src {src}: refusing to replace it")
+    if real_src in real_dst.parents:
+        raise ValueError(f"dst {dst} is inside src {src}: choose a folder outside it")
+    found = src_spec.find_splits(src)
     splits = found if splits is None else list(splits)
     if not splits:
-        raise ValueError(f"src: no {src_format.upper()} splits found in {src}")
+        raise ValueError(f"src: no {src_spec.name.upper()} splits found in {src}")
     missing = [s for s in splits if s not in found]
     if missing:
         raise ValueError(f"splits {missing} not found in {src} (found {found})")
+    for s in splits:
+        _check_split(s)
     report = ConversionReport(splits=splits)
-    data = {s: read_dataset(src, src_format, s) for s in splits}  # read all before writing
-    all_classes = []
+    data = {s: src_spec.read_split(src, s) for s in splits}  # read and check all first
+    all_classes: list[str] = []
     for _, classes in data.values():
         for c in classes:
             if c not in all_classes:
                 all_classes.append(c)
+    sources = {}
     for split, (records, _) in data.items():
+        img_dir = src_spec.image_dir(src, split)
+        paths = []
         for rec in records:
-            p = image_path(src, src_format, split, rec.file_name)
+            p = resolve_inside(img_dir, rec.file_name, what="image file_name",
+                               file=src_spec.annotation_path(src, split, rec.file_name))  # fmt: skip
             if not p.is_file():
-                raise FileNotFoundError(f"{src_format} split {split!r}: image missing: {p}")
-            atomic_write_bytes(image_path(dst, dst_format, split, rec.file_name), p.read_bytes())
-            report.images += 1
-            report.objects += len(rec.objects)
-            if dst_format == "coco":
-                for i, o in enumerate(rec.objects):
-                    for name, val in (("difficult", o.difficult), ("truncated", o.truncated)):
-                        if val:
-                            report.losses.append(
-                                f"{rec.file_name} object {i}: COCO cannot hold {name}=1 (dropped)"
-                            )
-        report.losses += write_dataset(
-            records, dst, dst_format, classes=all_classes, split=split, warn=False
-        )
+                raise FileNotFoundError(f"{src_spec.name} split {split!r}: image missing: {p}")
+            paths.append(p)
+        sources[split] = paths
+    stage = _new_stage(dst)
+    try:
+        for split, (records, _) in data.items():
+            files, shared, losses = _split_contents(
+                records, dst_spec, all_classes, split, stage, sources[split]
+            )
+            for rel, content in files.items():
+                _put(stage, rel, content, shared)
+            (stage / dst_spec.images_template.format(split=split)).mkdir(
+                parents=True, exist_ok=True
+            )
+            report.images += len(records)
+            report.objects += sum(len(r.objects) for r in records)
+            report.losses += losses
+        if not nonempty:
+            _move_in(stage, dst)
+        else:
+            old = _new_stage(dst)
+            os.replace(dst, old / "old")
+            try:
+                os.replace(stage, dst)
+            except BaseException:
+                os.replace(old / "old", dst)
+                raise
+            finally:
+                shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     if report.losses and warn:
         warnings.warn(
-            f"{dst_format.upper()} cannot hold everything: {len(report.losses)} field(s) "
+            f"{dst_spec.name.upper()} cannot hold everything: {len(report.losses)} field(s) "
             f"dropped, e.g. {report.losses[0]}",
             FormatLossWarning,
             stacklevel=2,

@@ -501,7 +501,8 @@ def build_shapes(
     import shutil
     import warnings
 
-    from dlcv_utils.datasets.layout import FORMATS, write_dataset
+    from dlcv_utils.datasets.layout import FORMAT_NAMES as FORMATS
+    from dlcv_utils.datasets.layout import write_dataset
 
     if isinstance(formats, str):
         formats = (formats,)

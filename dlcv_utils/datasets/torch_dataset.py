@@ -24,8 +24,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from dlcv_utils.datasets.formats import box_area_xyxy, segmentation_to_mask
-from dlcv_utils.datasets.layout import _check_fmt, image_path, read_dataset
+from dlcv_utils.datasets._common import box_area_xyxy
+from dlcv_utils.datasets._paths import resolve_inside
+from dlcv_utils.datasets.layout import _check_fmt, read_dataset
+from dlcv_utils.datasets.masks import segmentation_to_mask
+from dlcv_utils.datasets.table import FORMATS
 
 __all__ = [
     "COCODetectionDataset",
@@ -96,6 +99,7 @@ class DetectionDataset(Dataset):
         self.transforms = transforms
         self.return_masks = bool(return_masks)
         self.records, classes = read_dataset(self.root, self.fmt, split)
+        self._layout_image_dir = FORMATS[self.fmt].image_dir(self.root, split)
         self.classes = list(classes)
         self.class_to_idx = {name: i + 1 for i, name in enumerate(self.classes)}
         for rec in self.records:
@@ -110,9 +114,8 @@ class DetectionDataset(Dataset):
 
     def image_path(self, index: int) -> Path:
         """Path of the image of item ``index``."""
-        if self.image_dir is not None:
-            return self.image_dir / self.records[index].file_name
-        return image_path(self.root, self.fmt, self.split, self.records[index].file_name)
+        folder = self.image_dir if self.image_dir is not None else self._layout_image_dir
+        return resolve_inside(folder, self.records[index].file_name, what="file_name")
 
     def __getitem__(self, index: int):
         from PIL import Image
