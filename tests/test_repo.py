@@ -34,3 +34,59 @@ def test_lesson_table_lists_every_notebook_with_its_badge():
         assert f"blob/main/notebooks/{nb.name})" in row, (
             f"badge of lesson {nb.name[:2]} points elsewhere"
         )
+
+
+def _readme_figures():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "readme_figures", ROOT / "scripts" / "readme_figures.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_key_figures_equal_the_committed_notebooks():
+    figures = _readme_figures()
+    collected = figures.collect(ROOT / "notebooks")
+    missing = [lesson for lesson, items in collected.items() if not items]
+    assert not missing, f"notebooks of lessons {missing} record no 'Key figure:' line"
+    assert figures.readme_block(README) == figures.render(collected), (
+        "README key figures differ from the notebooks: run python scripts/readme_figures.py"
+    )
+
+
+def test_readme_figures_parser_reads_key_figure_lines(tmp_path):
+    figures = _readme_figures()
+    nb = {
+        "cells": [
+            {
+                "outputs": [
+                    {
+                        "output_type": "stream",
+                        "name": "stdout",
+                        "text": ["a\n", "Key figure: mAP = 0.500\n"],
+                    }
+                ]
+            },
+            {
+                "outputs": [
+                    {"output_type": "stream", "name": "stderr", "text": "Key figure: no = 1\n"}
+                ]
+            },
+            {"cell_type": "markdown"},
+        ]
+    }
+    (tmp_path / "07_x.ipynb").write_text(__import__("json").dumps(nb), encoding="utf-8")
+    (tmp_path / "08_y.ipynb").write_text("{not json", encoding="utf-8")
+    import pytest
+
+    with pytest.raises(ValueError, match="08_y.ipynb"):
+        figures.collect(tmp_path)
+    (tmp_path / "08_y.ipynb").unlink()
+    assert figures.collect(tmp_path) == {"07": [("mAP", "0.500")]}
+    block = figures.render({"07": [("mAP", "0.500")]})
+    assert "| 07 | mAP | 0.500 |" in block
+    with pytest.raises(ValueError, match="key-figures"):
+        figures.readme_block("no markers here")
