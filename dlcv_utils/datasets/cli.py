@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("root")
     d.add_argument("--mirror", default=None, help="base URL replacing the official one")
     d.add_argument("--keep-archives", action="store_true")
+    d.add_argument("--timeout", type=float, default=60, help="seconds per connect/read")
+    d.add_argument(
+        "--max-seconds", type=float, default=None, help="limit on each file's whole transfer"
+    )
 
     s = sub.add_parser("shapes", help="build the synthetic shapes dataset")
     s.add_argument("--out", required=True)
@@ -105,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             from dlcv_utils.datasets.download import download
 
             out = download(
-                args.name, args.root, mirror=args.mirror, keep_archives=args.keep_archives
+                args.name,
+                args.root,
+                mirror=args.mirror,
+                keep_archives=args.keep_archives,
+                timeout=args.timeout,
+                max_seconds=args.max_seconds,
             )
             print(out)
             return 0

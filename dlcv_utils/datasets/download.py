@@ -28,10 +28,12 @@ import shutil
 import stat
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -175,14 +177,39 @@ def _tqdm_disabled_by_env() -> bool:
     return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def download_file(url: str, dest: str | os.PathLike, *, progress: bool = True, timeout=60) -> Path:
+def _check_timeout(value, name: str, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def download_file(
+    url: str,
+    dest: str | os.PathLike,
+    *,
+    progress: bool = True,
+    timeout: float = 60,
+    max_seconds: float | None = None,
+) -> Path:
     """Download ``url`` to ``dest``, resuming from ``dest + ".part"`` when it exists.
 
     The bytes go to ``<dest>.part``; only a complete download is renamed to ``dest``.
 
+    Args:
+        url: what to fetch.
+        dest: target file.
+        progress: show a progress bar.
+        timeout: seconds to wait for the connection and for each read.
+        max_seconds: limit on the whole transfer (a server that drips bytes slowly never
+            trips ``timeout``); ``None`` = no limit. The ``.part`` file is kept for resuming.
+
     Raises:
-        DownloadError: HTTP error, unreachable server, or a connection closed before
+        DownloadError: HTTP error, unreachable server, a bad ``Content-Length`` header, a
+            transfer slower than ``max_seconds``, or a connection closed before
             ``Content-Length`` bytes arrived (the ``.part`` file is kept for resuming).
+        ValueError: ``timeout`` or ``max_seconds`` not a positive number.
 
     Example:
         >>> download_file("http://127.0.0.1:9/x", "/nonexistent/x", progress=False)
@@ -192,6 +219,9 @@ def download_file(url: str, dest: str | os.PathLike, *, progress: bool = True, t
     """
     from tqdm.auto import tqdm
 
+    timeout = _check_timeout(timeout, "timeout")
+    max_seconds = _check_timeout(max_seconds, "max_seconds", allow_none=True)
+    started = time.monotonic()
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.is_file() else 0
@@ -211,6 +241,8 @@ def download_file(url: str, dest: str | os.PathLike, *, progress: bool = True, t
         if have and resp.status != 206:  # server ignored the Range header: start again
             have = 0
         length = resp.headers.get("Content-Length")
+        if length is not None and not length.strip().isdigit():
+            raise DownloadError(f"cannot download {url}: bad Content-Length header {length!r}")
         total = have + int(length) if length is not None else None
         mode = "ab" if have else "wb"
         part.parent.mkdir(parents=True, exist_ok=True)
@@ -231,6 +263,11 @@ def download_file(url: str, dest: str | os.PathLike, *, progress: bool = True, t
                     f.write(chunk)
                     got += len(chunk)
                     bar.update(len(chunk))
+                    if max_seconds is not None and time.monotonic() - started > max_seconds:
+                        raise DownloadError(
+                            f"download of {url} took longer than max_seconds={max_seconds:g} "
+                            f"({got} of {total} bytes); call again to resume from {part.name}"
+                        )
             except (http.client.IncompleteRead, OSError) as err:
                 got = f.tell()
                 raise DownloadError(
@@ -276,8 +313,8 @@ def _check_link(member: str, linkname: str, dest: Path, base: Path) -> None:
         raise UnsafeArchiveError(f"link {member!r} -> {linkname!r} escapes {dest}: refused")
 
 
-def _tar_members(tf: tarfile.TarFile, dest: Path) -> None:
-    for m in tf.getmembers():
+def _tar_members(tf: tarfile.TarFile, dest: Path, members=None) -> None:
+    for m in tf.getmembers() if members is None else members:
         target = _check_name(m.name, dest)
         if m.issym():
             _check_link(m.name, m.linkname, dest, target.parent)
@@ -297,22 +334,75 @@ def _zip_members(zf: zipfile.ZipFile, dest: Path) -> None:
             )
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    if a.is_symlink() or b.is_symlink():
+        return a.is_symlink() and b.is_symlink() and os.readlink(a) == os.readlink(b)
+    if not (a.is_file() and b.is_file()):
+        return False
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    return file_checksum(a, "sha256") == file_checksum(b, "sha256")
+
+
+def _conflicts(src: Path, dst: Path, rel: str = "") -> list[str]:
+    """Members of ``src`` that would replace or delete something different in ``dst``."""
+    out = []
+    for child in sorted(src.iterdir()):
+        target = dst / child.name
+        name = f"{rel}{child.name}"
+        if not (target.exists() or target.is_symlink()):
+            continue
+        child_dir = child.is_dir() and not child.is_symlink()
+        target_dir = target.is_dir() and not target.is_symlink()
+        if child_dir and target_dir:
+            out += _conflicts(child, target, name + "/")
+        elif child_dir or target_dir:
+            kind = "a folder" if target_dir else "a file"
+            out.append(f"{name!r} ({kind} in the destination, not in the archive)")
+        elif not _same_file(child, target):
+            out.append(f"{name!r} (a different file already exists)")
+    return out
+
+
 def _merge_move(src: Path, dst: Path) -> None:
-    """Move the contents of ``src`` into ``dst``, replacing files that already exist."""
+    """Move the contents of ``src`` into ``dst``; never replaces or deletes anything there
+    (:func:`_conflicts` was checked first; identical files are left as they are)."""
     dst.mkdir(parents=True, exist_ok=True)
     for child in src.iterdir():
         target = dst / child.name
-        if (
-            child.is_dir()
-            and not child.is_symlink()
-            and target.is_dir()
-            and not target.is_symlink()
-        ):
-            _merge_move(child, target)
-        else:
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            os.replace(child, target)
+        if target.exists() or target.is_symlink():
+            if child.is_dir() and not child.is_symlink():
+                _merge_move(child, target)
+            continue  # the same file is already there
+        os.replace(child, target)
+
+
+def _extract_into(dest: Path, archive: Path, extract) -> None:
+    """Run ``extract(tmp)``; refuse (and write nothing) when members collide with ``dest``."""
+    tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
+    try:
+        try:
+            extract(tmp)
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as err:
+            raise ValueError(
+                f"archive {archive.name}: truncated or corrupt ({type(err).__name__}: {err}); "
+                "nothing was extracted"
+            ) from None
+        except (NotADirectoryError, IsADirectoryError, FileExistsError) as err:
+            raise UnsafeArchiveError(
+                f"archive {archive.name}: members collide with each other (a file and a folder "
+                f"of the same name, {type(err).__name__}); nothing was extracted"
+            ) from None
+        clash = _conflicts(tmp, dest)
+        if clash:
+            raise FileExistsError(
+                f"archive {archive.name}: {len(clash)} member(s) would replace what is already "
+                f"in {dest}: {', '.join(clash[:3])}; nothing was extracted (move those aside "
+                "or extract into an empty folder)"
+            )
+        _merge_move(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
@@ -322,6 +412,10 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
     names resolving outside ``dest``, symbolic/hard links pointing outside ``dest``, and
     device files are refused with :class:`UnsafeArchiveError`, and ``dest`` is left as it was.
     Members are extracted into a temporary folder inside ``dest`` and then moved into place.
+    Nothing already in ``dest`` is ever deleted or replaced: a member that would replace a
+    different file, or a file where ``dest`` has a folder (or the reverse), raises
+    ``FileExistsError`` before anything is moved (identical files are fine, so extracting
+    the same archive twice works). A truncated or corrupt archive raises ``ValueError``.
 
     Args:
         archive: the archive file.
@@ -347,34 +441,44 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
         raise FileNotFoundError(f"archive: no such file: {archive}")
     dest.mkdir(parents=True, exist_ok=True)
     dest = dest.resolve()
+    _safe_extract(archive, dest)
+    return dest
+
+
+def _safe_extract(archive: Path, dest: Path) -> None:
     if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
+        try:
+            zf = zipfile.ZipFile(archive)
+        except (zipfile.BadZipFile, EOFError, OSError) as err:
+            raise ValueError(f"archive {archive.name}: corrupt zip file ({err})") from None
+        with zf:
             _zip_members(zf, dest)
-            tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
-            try:
-                zf.extractall(tmp)
-                _merge_move(tmp, dest)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        return dest
+            _extract_into(dest, archive, zf.extractall)
+        return
     try:
         tf = tarfile.open(archive)
-    except tarfile.TarError as err:
+    except (tarfile.TarError, EOFError, zlib.error) as err:
         raise ValueError(f"archive: {archive} is neither a zip nor a tar file ({err})") from err
     with tf:
-        _tar_members(tf, dest)
-        tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
         try:
-            if hasattr(tarfile, "data_filter"):
-                tf.extractall(tmp, filter="data")  # second line of defence
-            else:  # pragma: no cover - Python < 3.11.4
-                tf.extractall(tmp)
-            _merge_move(tmp, dest)
-        except tarfile.FilterError as err:
-            raise UnsafeArchiveError(f"archive {archive.name}: {err}") from err
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+            members = tf.getmembers()
+        except (tarfile.TarError, EOFError, zlib.error) as err:
+            raise ValueError(
+                f"archive {archive.name}: truncated or corrupt ({type(err).__name__}: {err}); "
+                "nothing was extracted"
+            ) from None
+        _tar_members(tf, dest, members)
+
+        def extract(tmp):
+            try:
+                if hasattr(tarfile, "data_filter"):
+                    tf.extractall(tmp, filter="data")  # second line of defence
+                else:  # pragma: no cover - Python < 3.11.4
+                    tf.extractall(tmp)
+            except tarfile.FilterError as err:
+                raise UnsafeArchiveError(f"archive {archive.name}: {err}") from err
+
+        _extract_into(dest, archive, extract)
 
 
 # --------------------------------------------------------------------------------------------
@@ -390,6 +494,8 @@ def download(
     registry: dict[str, DatasetSource] | None = None,
     progress: bool = True,
     keep_archives: bool = False,
+    timeout: float = 60,
+    max_seconds: float | None = None,
 ) -> Path:
     """Download, verify and safely extract a dataset into ``root/name``; cached.
 
@@ -401,6 +507,9 @@ def download(
         registry: alternative registry (tests use a tiny one).
         progress: show a progress bar.
         keep_archives: keep the archives after extraction (default: delete them).
+        timeout: seconds to wait for the connection and for each read.
+        max_seconds: limit on each file's whole transfer (``None``: no limit); the partial
+            download is kept, a later call resumes it.
 
     Returns:
         The folder ``root/name`` holding the extracted files.
@@ -410,6 +519,9 @@ def download(
         DownloadError: network problems or a truncated download (call again to resume).
         ChecksumError: checksum mismatch (the download is deleted, nothing extracted).
         UnsafeArchiveError: a malicious archive (nothing extracted, the archive deleted).
+        ValueError: a file that is not a valid zip/tar (an HTML error page, a truncated
+            archive): it is deleted, so the next call downloads it again.
+        FileExistsError: the archive would replace files already in ``root/name``.
 
     Example:
         >>> download("imagenet", "/tmp")
@@ -435,7 +547,7 @@ def download(
         archive = target / rf.filename
         if not archive.is_file():
             url = base.rstrip("/") + "/" + rf.path.lstrip("/")
-            download_file(url, archive, progress=progress)
+            download_file(url, archive, progress=progress, timeout=timeout, max_seconds=max_seconds)
         try:
             _verify(archive, rf)
         except ChecksumError:
@@ -446,6 +558,9 @@ def download(
         except UnsafeArchiveError:
             archive.unlink(missing_ok=True)  # never keep a malicious archive around
             raise
+        except ValueError as err:  # not an archive / truncated: do not keep it cached
+            archive.unlink(missing_ok=True)
+            raise ValueError(f"{err}; the file was deleted, run again to download it anew") from err
         marker.write_text(rf.md5 or rf.sha256 or "unverified")
         if not keep_archives:
             archive.unlink(missing_ok=True)
