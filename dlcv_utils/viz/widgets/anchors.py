@@ -85,8 +85,13 @@ def anchors_panel(
         n_scales = len(tuple(scales))
         colors = [color_for(i % n_scales) for i in range(per_cell)]  # same colour, same scale
         draw_boxes(ax, cell_anchors, color=colors, linewidth=1.5)
-        ax.set_xlim(-0.5 * w, 1.5 * w)
-        ax.set_ylim(1.5 * h, -0.5 * h)
+        # the image plus the drawn anchors (which may reach past it), with a small margin
+        x0 = min(0.0, float(cell_anchors[:, 0].min())) - 0.03 * w
+        x1 = max(float(w), float(cell_anchors[:, 2].max())) + 0.03 * w
+        y0 = min(0.0, float(cell_anchors[:, 1].min())) - 0.03 * h
+        y1 = max(float(h), float(cell_anchors[:, 3].max())) + 0.03 * h
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y1, y0)
         ax.set_title(
             f"stride {stride}: {rows} x {cols} cells x {per_cell} anchors = {out['n_anchors']}"
         )
@@ -100,7 +105,8 @@ def make_anchors_widget(image, scales: Sequence[float] = (16, 32, 64)):
     Scales double from the smallest: ``smallest * 2 ** k``.
 
     Returns:
-        The ``ipywidgets.interactive`` widget (display it by ending a cell with it).
+        An ``ipywidgets.interactive`` (display it by ending a cell with it); a saved notebook
+        shows its first figure.
 
     Example:
         >>> w = make_anchors_widget(np.zeros((128, 128, 3), np.uint8))  # doctest: +SKIP
@@ -108,9 +114,12 @@ def make_anchors_widget(image, scales: Sequence[float] = (16, 32, 64)):
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from dlcv_utils.viz.widgets._static import STYLE, finish, show, slider_layout, static_class
+
     img = np.asarray(image) if not hasattr(image, "permute") else image
     shape = img.shape
     h, w = (shape[-2], shape[-1]) if hasattr(image, "permute") else (shape[0], shape[1])
+    first: dict = {}
 
     def update(stride, smallest, n_scales, ratios, row_frac, col_frac):
         sc = tuple(smallest * 2**k for k in range(n_scales))
@@ -118,32 +127,32 @@ def make_anchors_widget(image, scales: Sequence[float] = (16, 32, 64)):
         cell = (min(int(row_frac * rows), rows - 1), min(int(col_frac * cols), cols - 1))
         fig, ax = plt.subplots(figsize=(6, 6 * h / w))
         out = anchors_panel(image, stride, sc, ratios or (1.0,), cell=cell, ax=ax)
-        plt.show()
-        plt.close(fig)
-        print(f"scales {sc}, ratios {tuple(ratios or (1.0,))}: {out['n_anchors']} anchors")
+        text = f"scales {sc}, ratios {tuple(ratios or (1.0,))}: {out['n_anchors']} anchors"
+        show(fig, text, first)
 
-    style = {"description_width": "initial"}
-    return widgets.interactive(
+    def common():  # full-width track, aligned labels, redraw on release (a redraw is ~0.2 s)
+        return {"style": STYLE, "layout": slider_layout(), "continuous_update": False}
+
+    wid = static_class(widgets.interactive)(
         update,
-        stride=widgets.IntSlider(
-            value=16, min=4, max=64, step=4, description="stride", style=style
-        ),
+        stride=widgets.IntSlider(value=16, min=4, max=64, step=4, description="stride", **common()),
         smallest=widgets.IntSlider(
-            value=int(scales[0]), min=4, max=128, step=4, description="smallest scale", style=style
+            value=int(scales[0]), min=4, max=128, step=4, description="smallest scale", **common()
         ),
         n_scales=widgets.IntSlider(
-            value=len(scales), min=1, max=4, description="scales", style=style
+            value=len(scales), min=1, max=4, description="scales", **common()
         ),
         ratios=widgets.SelectMultiple(
             options=[0.25, 0.5, 1.0, 2.0, 4.0],
             value=[0.5, 1.0, 2.0],
             description="ratios h/w",
-            style=style,
+            style=STYLE,
         ),
         row_frac=widgets.FloatSlider(
-            value=0.5, min=0.0, max=1.0, step=0.05, description="cell row", style=style
+            value=0.5, min=0.0, max=1.0, step=0.05, description="cell row", **common()
         ),
         col_frac=widgets.FloatSlider(
-            value=0.5, min=0.0, max=1.0, step=0.05, description="cell col", style=style
+            value=0.5, min=0.0, max=1.0, step=0.05, description="cell col", **common()
         ),
     )
+    return finish(wid, first, "Anchors of one feature-map cell: stride, scales and ratios")

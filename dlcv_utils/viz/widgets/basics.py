@@ -248,8 +248,12 @@ def pr_panel(gt_boxes, det_boxes, det_scores, iou_threshold, method="voc", ax=No
 
 
 # ------------------------------------------------------------------------------ widget wiring
+# Every control: full-width track, the same label width (tracks aligned), redraw on release
+# (a redraw costs 0.1-0.4 s). Every widget: its first figure is saved with the notebook.
 def _float_slider(description, value, lo, hi, step):
     import ipywidgets as widgets
+
+    from dlcv_utils.viz.widgets._static import STYLE, slider_layout
 
     return widgets.FloatSlider(
         value=value,
@@ -259,14 +263,25 @@ def _float_slider(description, value, lo, hi, step):
         description=description,
         continuous_update=False,
         readout_format=".2f",
+        style=STYLE,
+        layout=slider_layout(),
     )
 
 
 def _int_slider(description, value, lo, hi):
     import ipywidgets as widgets
 
+    from dlcv_utils.viz.widgets._static import STYLE, slider_layout
+
     return widgets.IntSlider(
-        value=value, min=lo, max=hi, step=1, description=description, continuous_update=False
+        value=value,
+        min=lo,
+        max=hi,
+        step=1,
+        description=description,
+        continuous_update=False,
+        style=STYLE,
+        layout=slider_layout(),
     )
 
 
@@ -287,7 +302,8 @@ def make_iou_widget(image=None, box1=None, box2=None):
         box1, box2: starting boxes as ``(x, y, w, h)``; default: two overlapping boxes.
 
     Returns:
-        The ``ipywidgets.interactive`` widget (display it by ending a cell with it).
+        An ``ipywidgets.interactive`` (display it by ending a cell with it). A saved notebook
+        shows the figure of the starting boxes where the live widget cannot be drawn.
 
     Example:
         >>> w = make_iou_widget()  # doctest: +SKIP
@@ -295,20 +311,22 @@ def make_iou_widget(image=None, box1=None, box2=None):
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from dlcv_utils.viz.widgets._static import finish, show, static_class
+
     width, height = _image_size(image)
     box1 = box1 or (width // 5, height // 5, width * 2 // 5, height * 2 // 5)
     box2 = box2 or (width * 2 // 5, height * 3 // 10, width * 2 // 5, height * 2 // 5)
+    first: dict = {}
 
     def update(x1, y1, w1, h1, x2, y2, w2, h2):
         fig, ax = plt.subplots(figsize=(5, 5 * height / width))
         out = iou_panel(x1, y1, w1, h1, x2, y2, w2, h2, image=image, ax=ax)
-        plt.show()
-        plt.close(fig)
-        print(
+        text = (
             f"area1 = {out['area1']:.0f}, area2 = {out['area2']:.0f}, "
             f"intersection = {out['intersection']:.0f}, union = {out['union']:.0f}, "
             f"IoU = {out['iou']:.3f}"
         )
+        show(fig, text, first)
 
     sliders = {}
     for k, (x, y, w, h) in ((1, box1), (2, box2)):
@@ -316,7 +334,8 @@ def make_iou_widget(image=None, box1=None, box2=None):
         sliders[f"y{k}"] = _int_slider(f"y{k}", int(y), 0, height)
         sliders[f"w{k}"] = _int_slider(f"w{k}", int(w), 0, width)
         sliders[f"h{k}"] = _int_slider(f"h{k}", int(h), 0, height)
-    return widgets.interactive(update, **sliders)
+    w = static_class(widgets.interactive)(update, **sliders)
+    return finish(w, first, "IoU of two boxes: sliders for box 1 and box 2")
 
 
 def make_nms_widget(
@@ -330,7 +349,7 @@ def make_nms_widget(
         score_threshold, iou_threshold: the sliders' starting values.
 
     Returns:
-        The ``ipywidgets.interactive`` widget.
+        An ``ipywidgets.interactive``; a saved notebook shows its first figure.
 
     Example:
         >>> w = make_nms_widget(img, boxes, scores)  # doctest: +SKIP
@@ -338,7 +357,10 @@ def make_nms_widget(
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from dlcv_utils.viz.widgets._static import finish, show, static_class
+
     width, height = _image_size(image)
+    first: dict = {}
 
     def update(score_threshold, iou_threshold):
         fig, ax = plt.subplots(figsize=(6, 6 * height / width))
@@ -352,15 +374,14 @@ def make_nms_widget(
             labels=labels,
             class_names=class_names,
         )
-        plt.show()
-        plt.close(fig)
-        print(f"kept indices: {keep.tolist()}")
+        show(fig, f"kept indices: {keep.tolist()}", first)
 
-    return widgets.interactive(
+    w = static_class(widgets.interactive)(
         update,
         score_threshold=_float_slider("confidence", score_threshold, 0.0, 1.0, 0.05),
         iou_threshold=_float_slider("NMS IoU", iou_threshold, 0.0, 1.0, 0.05),
     )
+    return finish(w, first, "NMS: the boxes kept at a confidence and an IoU threshold")
 
 
 def make_pr_widget(gt_boxes, det_boxes, det_scores, iou_threshold=0.5, method="voc"):
@@ -372,7 +393,7 @@ def make_pr_widget(gt_boxes, det_boxes, det_scores, iou_threshold=0.5, method="v
         method: the menu's starting AP interpolation.
 
     Returns:
-        The ``ipywidgets.interactive`` widget.
+        An ``ipywidgets.interactive``; a saved notebook shows its first figure.
 
     Example:
         >>> w = make_pr_widget(gt, dets, scores)  # doctest: +SKIP
@@ -380,18 +401,23 @@ def make_pr_widget(gt_boxes, det_boxes, det_scores, iou_threshold=0.5, method="v
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from dlcv_utils.viz.widgets._static import STYLE, finish, show, static_class
+
+    first: dict = {}
+
     def update(iou_threshold, method):
         fig, ax = plt.subplots(figsize=(5, 4))
         out = pr_panel(gt_boxes, det_boxes, det_scores, iou_threshold, method=method, ax=ax)
-        plt.show()
-        plt.close(fig)
-        print(f"TP/FP by rank: {''.join('T' if t else 'F' for t in out['tp'])}")
-        print(f"AP = {out['ap']:.3f}")
+        text = (
+            f"TP/FP by rank: {''.join('T' if t else 'F' for t in out['tp'])}\nAP = {out['ap']:.3f}"
+        )
+        show(fig, text, first)
 
-    return widgets.interactive(
+    w = static_class(widgets.interactive)(
         update,
         iou_threshold=_float_slider("TP at IoU ≥", iou_threshold, 0.05, 0.95, 0.05),
         method=widgets.Dropdown(
-            options=["voc07", "voc", "coco"], value=method, description="AP method"
+            options=["voc07", "voc", "coco"], value=method, description="AP method", style=STYLE
         ),
     )
+    return finish(w, first, "Precision/recall curve and AP at a matching IoU threshold")

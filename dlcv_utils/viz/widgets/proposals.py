@@ -105,7 +105,8 @@ def make_proposals_widget(image, max_boxes: int = 30):
     :func:`proposals_panel` on ``image``.
 
     Returns:
-        The ``ipywidgets.interactive`` widget (display it by ending a cell with it).
+        An ``ipywidgets.interactive`` (display it by ending a cell with it); a saved notebook
+        shows its first figure.
 
     Example:
         >>> w = make_proposals_widget(np.zeros((64, 64, 3), np.uint8))  # doctest: +SKIP
@@ -113,50 +114,36 @@ def make_proposals_widget(image, max_boxes: int = 30):
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from dlcv_utils.viz.widgets._static import STYLE, finish, show, slider_layout, static_class
+
     h, w = np.asarray(image).shape[:2]
+    first: dict = {}
 
     def update(scale, min_size, color, texture, size, fill, top):
         fig, ax = plt.subplots(figsize=(6, 6 * h / w))
         out = proposals_panel(
             image, scale, min_size, color, texture, size, fill, max_boxes=top, ax=ax
         )
-        plt.show()
-        plt.close(fig)
-        print(f"{out['n_segments']} initial segments -> {out['n_proposals']} unique proposals")
+        text = f"{out['n_segments']} initial segments -> {out['n_proposals']} unique proposals"
+        show(fig, text, first)
 
-    style = {"description_width": "initial"}
-    return widgets.interactive(
+    def common():  # full-width track, aligned labels, redraw on release (selective search)
+        return {"style": STYLE, "layout": slider_layout(), "continuous_update": False}
+
+    wid = static_class(widgets.interactive)(
         update,
         scale=widgets.FloatLogSlider(
-            value=100,
-            base=10,
-            min=1,
-            max=3,
-            step=0.1,
-            description="scale k",
-            style=style,
-            continuous_update=False,
+            value=100, base=10, min=1, max=3, step=0.1, description="scale k", **common()
         ),
         min_size=widgets.IntSlider(
-            value=50,
-            min=5,
-            max=500,
-            step=5,
-            description="min size (px)",
-            style=style,
-            continuous_update=False,
+            value=50, min=5, max=500, step=5, description="min size (px)", **common()
         ),
-        color=widgets.Checkbox(value=True, description="colour"),
-        texture=widgets.Checkbox(value=True, description="texture"),
-        size=widgets.Checkbox(value=True, description="size"),
-        fill=widgets.Checkbox(value=True, description="fill"),
+        color=widgets.Checkbox(value=True, description="colour", style=STYLE),
+        texture=widgets.Checkbox(value=True, description="texture", style=STYLE),
+        size=widgets.Checkbox(value=True, description="size", style=STYLE),
+        fill=widgets.Checkbox(value=True, description="fill", style=STYLE),
         top=widgets.IntSlider(
-            value=max_boxes,
-            min=1,
-            max=300,
-            step=1,
-            description="boxes drawn",
-            style=style,
-            continuous_update=False,
+            value=max_boxes, min=1, max=300, step=1, description="boxes drawn", **common()
         ),
     )
+    return finish(wid, first, "Selective search: segmentation scale, minimum size, similarities")

@@ -80,26 +80,47 @@ def make_frame_slider(
     """An ``IntSlider`` over the frames, showing :func:`render_frame` of the chosen one.
 
     Returns:
-        An ``ipywidgets.VBox`` ``(slider, output)``; ``box.children[0]`` is the slider.
+        An ``ipywidgets.VBox`` ``(slider, output)``; ``box.children[0]`` is the slider. A saved
+        notebook shows frame 0 where the live widget cannot be drawn.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from dlcv_utils.viz.widgets._static import STYLE, figure_png, slider_layout, static_class
+
     if len(frames) == 0:
         raise ValueError("frames must contain at least one frame, got 0")
-    slider = widgets.IntSlider(value=0, min=0, max=len(frames) - 1, description="frame")
+    slider = widgets.IntSlider(
+        value=0,
+        min=0,
+        max=len(frames) - 1,
+        description="frame",
+        style=STYLE,
+        layout=slider_layout(),
+        continuous_update=False,  # a redraw (matplotlib) is ~0.1 s: redraw on release
+    )
     out = widgets.Output()
+    first: dict = {}
 
     def show(change=None):
         image = render_frame(frames, slider.value, boxes, labels, class_names)
         with out:
             out.clear_output(wait=True)
-            _fig, ax = plt.subplots(figsize=figsize)
+            fig, ax = plt.subplots(figsize=figsize)
             ax.imshow(image)
             ax.set_title(f"frame {slider.value} / {len(frames) - 1}")
             ax.axis("off")
+            if not first:
+                first["png"] = figure_png(fig)
             plt.show()
+            plt.close(fig)
 
     slider.observe(show, names="value")
     show()
-    return widgets.VBox([slider, out])
+    box = static_class(widgets.VBox)([slider, out])
+    box.static_png = first.get("png")
+    box.static_text = (
+        f"Frame slider over {len(frames)} video frames. Run the notebook to move it; the "
+        "picture shows frame 0."
+    )
+    return box
