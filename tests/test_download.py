@@ -8,6 +8,7 @@ import io
 import socketserver
 import tarfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -58,6 +59,8 @@ class _Server:
         self.files: dict[str, bytes] = {}
         self.truncate: set[str] = set()
         self.ignore_range = False
+        self.bad_length: set[str] = set()  # paths answered with "Content-Length: abc"
+        self.drip: set[str] = set()  # paths sent one small chunk at a time, slowly
         self.requests: list[tuple[str, str | None]] = []
         owner = self
 
@@ -86,8 +89,18 @@ class _Server:
                 else:
                     self.send_response(200)
                 body = data[start:]
-                self.send_header("Content-Length", str(len(body)))
+                bad = path in owner.bad_length
+                self.send_header("Content-Length", "abc" if bad else str(len(body)))
                 self.end_headers()
+                if path in owner.drip:
+                    for i in range(0, len(body), 64):
+                        try:
+                            self.wfile.write(body[i : i + 64])
+                            self.wfile.flush()
+                        except OSError:  # the client gave up
+                            return
+                        time.sleep(0.02)
+                    return
                 if path in owner.truncate:
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
@@ -370,3 +383,69 @@ def test_malicious_tar_with_escaping_symlink_via_download(server, tmp_path):
     with pytest.raises(UnsafeArchiveError, match="escapes"):
         download("tiny", tmp_path, mirror=server.url, registry=reg, progress=False)
     assert _tree(tmp_path) == ["tiny"]
+
+
+# ------------------------------------------------------------------ issue 8: hostile servers
+
+
+def test_bad_content_length_is_a_clear_error(server, tmp_path):
+    data = _zip_bytes(PAYLOAD)
+    server.files["tiny.zip"] = data
+    server.bad_length.add("tiny.zip")
+    with pytest.raises(DownloadError, match="bad Content-Length header 'abc'"):
+        download_file(f"{server.url}/tiny.zip", tmp_path / "t.zip", progress=False)
+
+
+def test_slow_drip_hits_max_seconds_then_resumes(server, tmp_path):
+    data = _zip_bytes(PAYLOAD)
+    server.files["tiny.zip"] = data
+    server.drip.add("tiny.zip")
+    reg = _registry("tiny.zip", data)
+    with pytest.raises(DownloadError, match="took longer than max_seconds=0.2"):
+        download("tiny", tmp_path, mirror=server.url, registry=reg, progress=False,
+                 max_seconds=0.2)  # fmt: skip
+    part = tmp_path / "tiny" / "tiny.zip.part"
+    assert 0 < part.stat().st_size < len(data)  # kept for resuming
+    server.drip.clear()
+    out = download("tiny", tmp_path, mirror=server.url, registry=reg, progress=False)
+    assert (out / "tiny/a.txt").read_bytes() == PAYLOAD["tiny/a.txt"]
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        download_file(server.url, tmp_path / "x", timeout=0)
+
+
+def test_html_or_truncated_archive_is_not_kept_cached(server, tmp_path):
+    html = b"<html><body>Service unavailable</body></html>"
+    server.files["tiny.tar"] = html
+    reg = {"tiny": DatasetSource("http://unused.invalid/", (RemoteFile("tiny.tar"),))}
+    with (
+        pytest.warns(UserWarning, match="not verified"),
+        pytest.raises(ValueError, match="neither a zip nor a tar.*deleted, run again"),
+    ):
+        download("tiny", tmp_path, mirror=server.url, registry=reg, progress=False)
+    assert _tree(tmp_path / "tiny") == []
+    tar = _tar_bytes([("tiny/a.txt", b"A" * 4000), ("tiny/b.txt", b"B" * 4000)])
+    server.files["tiny.tar"] = tar[:3000]  # a truncated tar: a clear error, not ReadError
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="truncated or corrupt"):
+        download("tiny", tmp_path, mirror=server.url, registry=reg, progress=False)
+    assert _tree(tmp_path / "tiny") == []
+    server.files["tiny.tar"] = tar  # fixed upstream: the next call downloads it again
+    with pytest.warns(UserWarning):
+        out = download("tiny", tmp_path, mirror=server.url, registry=reg, progress=False)
+    assert (out / "tiny/b.txt").read_bytes() == b"B" * 4000
+
+
+def test_cli_download_takes_timeouts(server, tmp_path, capsys):
+    from dlcv_utils.datasets.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["download", "voc2007", str(tmp_path), "--timeout", "5", "--max-seconds", "30"]
+    )
+    assert (args.timeout, args.max_seconds) == (5.0, 30.0)
+
+
+def test_tar_cut_inside_a_header_is_refused(tmp_path):
+    tar = _tar_bytes([("a.txt", b"A" * 4000), ("b.txt", b"B" * 4000)])
+    (tmp_path / "t.tar").write_bytes(tar[:5000])  # tarfile alone would stop quietly after a.txt
+    with pytest.raises(ValueError, match="t.tar: truncated or corrupt"):
+        safe_extract(tmp_path / "t.tar", tmp_path / "out")
+    assert _tree(tmp_path / "out") == []

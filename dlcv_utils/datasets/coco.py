@@ -163,6 +163,8 @@ def read_coco_dict(data: dict, source: str = "<coco>") -> tuple[list[ImageAnn], 
         if not isinstance(bbox, list) or len(bbox) != 4:
             raise ValueError(f"{where} bbox must be [x, y, w, h], got {bbox!r}")
         x, y, w, h = (finite_number(v, f"{where} bbox") for v in bbox)
+        if not (math.isfinite(x + w) and math.isfinite(y + h)):
+            raise ValueError(f"{where} bbox {bbox!r}: x + w or y + h overflows")
         rec = records[image_id]
         seg = ann.get("segmentation") or None
         if seg is not None:

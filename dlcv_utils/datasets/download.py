@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import os
 import shutil
 import stat
@@ -259,7 +260,8 @@ def download_file(
             ) as bar,
         ):
             try:
-                while chunk := resp.read(CHUNK):
+                read = getattr(resp, "read1", resp.read)  # read1: whatever has arrived
+                while chunk := read(CHUNK):
                     f.write(chunk)
                     got += len(chunk)
                     bar.update(len(chunk))
@@ -458,7 +460,10 @@ def _safe_extract(archive: Path, dest: Path) -> None:
     try:
         tf = tarfile.open(archive)
     except (tarfile.TarError, EOFError, zlib.error) as err:
-        raise ValueError(f"archive: {archive} is neither a zip nor a tar file ({err})") from err
+        raise ValueError(
+            f"archive: {archive} is neither a zip nor a tar file, or it is truncated or "
+            f"corrupt ({' '.join(str(err).split())})"
+        ) from err
     with tf:
         try:
             members = tf.getmembers()
@@ -468,6 +473,14 @@ def _safe_extract(archive: Path, dest: Path) -> None:
                 "nothing was extracted"
             ) from None
         _tar_members(tf, dest, members)
+        if isinstance(tf.fileobj, io.BufferedReader):  # plain tar: only zero blocks may follow
+            with open(archive, "rb") as f:
+                f.seek(tf.offset)
+                if f.read().strip(b"\0"):
+                    raise ValueError(
+                        f"archive {archive.name}: truncated or corrupt (unreadable data after "
+                        f"{len(members)} member(s)); nothing was extracted"
+                    )
 
         def extract(tmp):
             try:

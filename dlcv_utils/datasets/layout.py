@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlcv_utils.datasets._common import FormatLossWarning
+from dlcv_utils.datasets._common import FormatLossWarning, check_label
 from dlcv_utils.datasets._io import _umask, encode_image
 from dlcv_utils.datasets._paths import check_name, resolve_inside
 from dlcv_utils.datasets.records import ImageAnn
@@ -224,6 +224,8 @@ def write_dataset(
     classes = [str(c) for c in classes]
     if len(set(classes)) != len(classes) or not classes:
         raise ValueError(f"classes must be a non-empty list of unique names, got {classes}")
+    for c in classes:
+        check_label(c, "classes")
     split = _check_split(split)
     records = list(records)
     for i, r in enumerate(records):

@@ -217,6 +217,7 @@ def yolo_lines(record: ImageAnn, classes: list[str]) -> str:
             raise ValueError(
                 f"record: {record.file_name} has label {obj.label!r} not in classes {list(classes)}"
             )
+        check_label(obj.label, f"{where} object {i}")
         x1, y1, x2, y2 = check_box(obj.bbox, f"{where} object {i}")
         vals = ((x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w, (y2 - y1) / h)
         if not all(math.isfinite(v) for v in vals):
