@@ -32,6 +32,7 @@ from dlcv_utils.datasets.masks import (
     segmentation_bbox,
     segmentation_to_mask,
 )
+from dlcv_utils.datasets.openimages import read_openimages, write_openimages
 from dlcv_utils.datasets.records import ImageAnn, ObjectAnn
 from dlcv_utils.datasets.validate import (
     DatasetValidationError,
@@ -45,6 +46,7 @@ from dlcv_utils.datasets.yolo import read_data_yaml, read_yolo, write_data_yaml,
 _LAZY = {  # torch is slow to import: these load on first use
     "COCODetectionDataset": "dlcv_utils.datasets.torch_dataset",
     "DetectionDataset": "dlcv_utils.datasets.torch_dataset",
+    "PennFudanDataset": "dlcv_utils.datasets.pennfudan",
     "VOCDetectionDataset": "dlcv_utils.datasets.torch_dataset",
     "YOLODetectionDataset": "dlcv_utils.datasets.torch_dataset",
     "collate_fn": "dlcv_utils.datasets.torch_dataset",
@@ -70,6 +72,7 @@ __all__ = [
     "FormatLossWarning",
     "ImageAnn",
     "ObjectAnn",
+    "PennFudanDataset",
     "Problem",
     "UnsafeArchiveError",
     "UnsafePathError",
@@ -85,6 +88,7 @@ __all__ = [
     "read_coco",
     "read_data_yaml",
     "read_dataset",
+    "read_openimages",
     "read_voc",
     "read_yolo",
     "safe_extract",
@@ -95,6 +99,7 @@ __all__ = [
     "write_coco",
     "write_data_yaml",
     "write_dataset",
+    "write_openimages",
     "write_voc",
     "write_yolo",
 ]

@@ -148,8 +148,6 @@ class PennFudanDataset(Dataset):
         ([8.0], (1, 6, 8))
     """
 
-    classes = ["person"]
-
     def __init__(self, root: str | os.PathLike, transforms=None):
         if transforms is not None and not callable(transforms):
             raise TypeError(
@@ -157,6 +155,7 @@ class PennFudanDataset(Dataset):
                 f"got {type(transforms).__name__}"
             )
         self.root = _find_base(Path(root))
+        self.classes = ["person"]
         self.transforms = transforms
         images = {
             p.stem: p
