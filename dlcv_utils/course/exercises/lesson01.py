@@ -1,67 +1,39 @@
-"""Checks for the learner's exercises, and the model solutions (kept out of the way).
+"""Lesson 01's exercises: IoU, NMS and AP checkers, and their model solutions.
 
-Taught in lesson 01. Each ``check_*`` function runs the learner's function on many cases
-(hand-made edge cases first, then seeded random ones), compares it with a reference library
-(torchvision or a written-out reference), prints one helpful line, and returns ``True`` or
-``False``. A function that still raises ``NotImplementedError`` (the stub in the notebook) is
-reported as "not attempted yet", so the committed notebook runs with the exercises left open.
-
-The model solutions are the ``solution_*`` functions at the bottom of this module; print one
-with :func:`show_solution` (``show_solution("iou")``) once you have tried.
+Taught in lesson 01. The references are torchvision (``box_iou``, ``nms``, ``batched_nms``)
+and the written-out all-point AP; the model solutions are the ``solution_*`` functions at the
+bottom (print one with ``show_solution("iou")`` once you have tried).
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable
 
 import numpy as np
+
+from dlcv_utils.course.exercises._common import (
+    check_callable,
+    check_n_random,
+    close_float,
+    fn_name,
+    report_fail,
+    report_not_attempted,
+    report_pass,
+    run_cases,
+)
 
 __all__ = [
     "SOLUTIONS",
     "check_ap",
     "check_iou",
     "check_nms",
-    "show_solution",
     "solution_ap",
     "solution_batched_nms",
     "solution_iou",
+    "solution_iou_xywh",
+    "solution_nms",
 ]
-
-_NOT_ATTEMPTED = "not attempted yet: replace the `raise NotImplementedError` in {name} above with your code, then run this cell again."
-
-
-def _name(fn) -> str:
-    return getattr(fn, "__name__", repr(fn))
-
-
-def _check_callable(fn, what: str) -> None:
-    if not callable(fn):
-        raise TypeError(f"fn must be a function ({what}), got {type(fn).__name__}")
-
-
-def _fmt(x) -> str:
-    if isinstance(x, float | np.floating):
-        return f"{float(x):.4f}"
-    if isinstance(x, np.ndarray):
-        return np.array2string(x, precision=2, separator=", ")
-    return repr(x)
-
-
-def _report_fail(name: str, case: str, inputs: str, expected: str, got: str, hint: str) -> bool:
-    print(f"✗ {name} fails on case '{case}'.")
-    print(f"    input:    {inputs}")
-    print(f"    expected: {expected}")
-    print(f"    got:      {got}")
-    if hint:
-        print(f"    hint:     {hint}")
-    return False
-
-
-def _report_pass(name: str, n: int, what: str) -> bool:
-    print(f"✓ {name} passes all {n} cases ({what}).")
-    return True
 
 
 # ------------------------------------------------------------------------------------- IoU
@@ -186,44 +158,22 @@ def check_iou(fn: Callable, fmt: str = "xyxy", n_random: int = 200, seed: int = 
         ✓ solution_iou passes all 18 cases (edge cases + 5 random pairs, xyxy boxes).
         True
     """
-    _check_callable(fn, "fn(box_a, box_b) -> float")
+    check_callable(fn, "fn(box_a, box_b) -> float")
     if fmt not in ("xyxy", "xywh"):
         raise ValueError(f"fmt must be 'xyxy' or 'xywh', got {fmt!r}")
-    if isinstance(n_random, bool) or not isinstance(n_random, int) or n_random < 0:
-        raise ValueError(f"n_random must be a non-negative int, got {n_random!r}")
-    name = _name(fn)
-    n = 0
-    for case, a, b, hint in _iou_cases(fmt, n_random, seed):
-        n += 1
-        expected = _reference_iou(_to_xyxy(a, fmt), _to_xyxy(b, fmt))
-        inputs = f"box_a={a}, box_b={b}"
-        try:
-            got = fn(a, b)
-        except NotImplementedError:
-            print(f"{name}: " + _NOT_ATTEMPTED.format(name=name))
-            return False
-        except Exception as exc:
-            return _report_fail(
-                name, case, inputs, _fmt(expected), f"{type(exc).__name__}: {exc}", hint
-            )
-        if got is None:
-            return _report_fail(
-                name, case, inputs, _fmt(expected), "None", "did you forget to `return` the IoU?"
-            )
-        try:
-            got_f = float(got)
-        except (TypeError, ValueError):
-            return _report_fail(
-                name,
-                case,
-                inputs,
-                _fmt(expected),
-                repr(got),
-                "return one number (a float), not a list or an array.",
-            )
-        if not (math.isfinite(got_f) and abs(got_f - expected) <= 1e-6):
-            return _report_fail(name, case, inputs, _fmt(expected), _fmt(got_f), hint)
-    return _report_pass(name, n, f"edge cases + {n_random} random pairs, {fmt} boxes")
+    check_n_random(n_random)
+    cases = (
+        (case, (a, b), _reference_iou(_to_xyxy(a, fmt), _to_xyxy(b, fmt)), hint)
+        for case, a, b, hint in _iou_cases(fmt, n_random, seed)
+    )
+    return run_cases(
+        fn,
+        cases,
+        lambda f, inputs: f(*inputs),
+        lambda got, expected: close_float(got, expected, atol=1e-6),
+        f"edge cases + {{n_random}} random pairs, {fmt} boxes",
+        n_random,
+    )
 
 
 # ------------------------------------------------------------------------------------- NMS
@@ -402,10 +352,9 @@ def check_nms(fn: Callable, class_aware: bool = False, n_random: int = 100, seed
     import torch
     from torchvision.ops import batched_nms, nms
 
-    _check_callable(fn, "fn(boxes, scores, [labels,] iou_threshold) -> kept indices")
-    if isinstance(n_random, bool) or not isinstance(n_random, int) or n_random < 0:
-        raise ValueError(f"n_random must be a non-negative int, got {n_random!r}")
-    name = _name(fn)
+    check_callable(fn, "fn(boxes, scores, [labels,] iou_threshold) -> kept indices")
+    check_n_random(n_random)
+    name = fn_name(fn)
     n = 0
     for case, b, s, lab, thr, exact, hint in _nms_cases(class_aware, n_random, seed):
         n += 1
@@ -427,8 +376,7 @@ def check_nms(fn: Callable, class_aware: bool = False, n_random: int = 100, seed
         try:
             got = fn(*args)
         except NotImplementedError:
-            print(f"{name}: " + _NOT_ATTEMPTED.format(name=name))
-            return False
+            return report_not_attempted(name)
         except Exception as exc:
             if isinstance(exc, TypeError) and "argument" in str(exc):
                 hint = "check the signature: " + (
@@ -436,17 +384,17 @@ def check_nms(fn: Callable, class_aware: bool = False, n_random: int = 100, seed
                     if class_aware
                     else "fn(boxes, scores, iou_threshold)"
                 )
-            return _report_fail(
+            return report_fail(
                 name, case, shown, str(expected), f"{type(exc).__name__}: {exc}", hint
             )
         if got is None:
-            return _report_fail(
+            return report_fail(
                 name, case, shown, str(expected), "None", "did you forget to `return` the indices?"
             )
         try:
             got_list = [int(i) for i in (got.tolist() if hasattr(got, "tolist") else got)]
         except (TypeError, ValueError):
-            return _report_fail(
+            return report_fail(
                 name, case, shown, str(expected), repr(got), "return a list/tensor of indices."
             )
         if got_list == expected:
@@ -459,9 +407,9 @@ def check_nms(fn: Callable, class_aware: bool = False, n_random: int = 100, seed
             hint = "you keep the right boxes but in another order: sort them by decreasing score."
         elif set(got_list) - set(range(b.shape[0])):
             hint = "return indices into the ORIGINAL boxes, not positions in a sorted copy."
-        return _report_fail(name, case, shown, str(expected), str(got_list), hint)
+        return report_fail(name, case, shown, str(expected), str(got_list), hint)
     what = f"edge cases + {n_random} random sets" + (", class-aware" if class_aware else "")
-    return _report_pass(name, n, what)
+    return report_pass(name, n, what)
 
 
 # ------------------------------------------------------------------------------------- AP
@@ -531,33 +479,20 @@ def check_ap(fn: Callable, n_random: int = 100, seed: int = 0) -> bool:
         ✓ solution_ap passes all 10 cases (edge cases + 2 random rankings).
         True
     """
-    _check_callable(fn, "fn(scores, is_tp, num_gt) -> float")
-    if isinstance(n_random, bool) or not isinstance(n_random, int) or n_random < 0:
-        raise ValueError(f"n_random must be a non-negative int, got {n_random!r}")
-    name = _name(fn)
-    n = 0
-    for case, scores, tp, num_gt, hint in _ap_cases(n_random, seed):
-        n += 1
-        expected = solution_ap(scores, tp, num_gt)
-        shown = f"scores={np.round(scores, 3).tolist()}, is_tp={tp.tolist()}, num_gt={num_gt}"
-        try:
-            got = fn(scores.copy(), tp.copy(), num_gt)
-        except NotImplementedError:
-            print(f"{name}: " + _NOT_ATTEMPTED.format(name=name))
-            return False
-        except Exception as exc:
-            return _report_fail(
-                name, case, shown, _fmt(expected), f"{type(exc).__name__}: {exc}", hint
-            )
-        try:
-            got_f = float(got)
-        except (TypeError, ValueError):
-            return _report_fail(
-                name, case, shown, _fmt(expected), repr(got), "return one number (a float)."
-            )
-        if not (math.isfinite(got_f) and abs(got_f - expected) <= 1e-9):
-            return _report_fail(name, case, shown, _fmt(expected), _fmt(got_f), hint)
-    return _report_pass(name, n, f"edge cases + {n_random} random rankings")
+    check_callable(fn, "fn(scores, is_tp, num_gt) -> float")
+    check_n_random(n_random)
+    cases = (
+        (case, (scores, tp, num_gt), solution_ap(scores, tp, num_gt), hint)
+        for case, scores, tp, num_gt, hint in _ap_cases(n_random, seed)
+    )
+    return run_cases(
+        fn,
+        cases,
+        lambda f, inputs: f(inputs[0].copy(), inputs[1].copy(), inputs[2]),
+        lambda got, expected: close_float(got, expected, atol=1e-9),
+        "edge cases + {n_random} random rankings",
+        n_random,
+    )
 
 
 # ----------------------------------------------------------------------- model solutions
@@ -663,19 +598,3 @@ SOLUTIONS: dict[str, Callable] = {
     "batched_nms": solution_batched_nms,
     "ap": solution_ap,
 }
-
-
-def show_solution(name: str) -> None:
-    """Print the source of a model solution: one of ``SOLUTIONS`` (``"iou"``, ``"nms"``, ...).
-
-    Raises:
-        ValueError: for an unknown name.
-
-    Example:
-        >>> show_solution("iou")  # doctest: +ELLIPSIS
-        def solution_iou(box_a, box_b) -> float:
-        ...
-    """
-    if name not in SOLUTIONS:
-        raise ValueError(f"name must be one of {sorted(SOLUTIONS)}, got {name!r}")
-    print(inspect.getsource(SOLUTIONS[name]))
