@@ -1,17 +1,18 @@
 """Benchmark the detectors trained in lessons 04-06 on the shapes data, in one markdown table.
 
 For each model: training wall time with its lesson's settings for the device, val mAP@0.5,
-val mAP@[.5:.95], and inference time per image (model forward only). Each model comes from the
-``bench_*`` function next to its code:
+val mAP@[.5:.95], and inference time per image (model forward only). Every row comes from
+:func:`dlcv_utils.course.recipes.run_benchmark`, which runs the same ``shapes loaders -> train
+-> evaluate`` recipe, with the same settings (:mod:`dlcv_utils.course.settings`, threads
+included), as the lesson's own cells: a lesson's key figure and its row here agree.
 
-* R-CNN and Fast R-CNN (lesson 04): ``dlcv_utils.models.rcnn.bench_rcnn`` / ``bench_fast_rcnn``
-* Faster R-CNN (lesson 05): ``dlcv_utils.models.faster_rcnn.bench_faster_rcnn``
-* the config-built Faster R-CNN R18-FPN (lesson 06): ``dlcv_utils.toolbox.bench_config_detector``
+* R-CNN and Fast R-CNN (lesson 04): ``rcnn``, ``fast_rcnn``
+* Faster R-CNN (lesson 05): ``faster_rcnn``
+* the config-built Faster R-CNN + FPN (lesson 06): ``config``
 
-Each returns ``dict(model=..., train_s=..., map50=..., map=..., infer_ms=...)``. A function that
-does not exist (yet) or fails is skipped with a note under the table, so the rest still runs.
+A benchmark that fails is skipped with a note under the table, so the rest still runs.
 
-usage: python benchmarks/bench_detectors.py [--only NAME ...] [--device cpu|cuda] [--threads N]
+usage: python benchmarks/bench_detectors.py [--only NAME ...] [--device cpu|cuda]
        NAME: rcnn, fast_rcnn, faster_rcnn, config
 
 Timings depend on the machine and its load: say both when you quote them.
@@ -20,7 +21,6 @@ Timings depend on the machine and its load: say both when you quote them.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import platform
 import sys
@@ -31,34 +31,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# name -> (module, function, lesson)
-BENCHES: dict[str, tuple[str, str, str]] = {
-    "rcnn": ("dlcv_utils.models.rcnn", "bench_rcnn", "04"),
-    "fast_rcnn": ("dlcv_utils.models.rcnn", "bench_fast_rcnn", "04"),
-    "faster_rcnn": ("dlcv_utils.models.faster_rcnn", "bench_faster_rcnn", "05"),
-    "config": ("dlcv_utils.toolbox", "bench_config_detector", "06"),
-}
 KEYS = ("model", "train_s", "map50", "map", "infer_ms")
 
 
 def run_one(name: str, device: str) -> tuple[dict | None, str | None]:
     """Run bench ``name``; return ``(row, None)`` or ``(None, why it was skipped)``."""
-    module_name, func_name, _ = BENCHES[name]
-    try:
-        func = getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError) as exc:
-        return None, f"`{module_name}.{func_name}` is not available ({type(exc).__name__}: {exc})"
+    from dlcv_utils.course.recipes import run_benchmark
+
     t0 = time.perf_counter()
     try:
-        row = func(device=device)
+        row = run_benchmark(name, device=device)
     except Exception as exc:  # a broken benchmark must not hide the others
         traceback.print_exc()
-        return None, f"`{module_name}.{func_name}` failed: {type(exc).__name__}: {exc}"
+        return None, f"`run_benchmark({name!r})` failed: {type(exc).__name__}: {exc}"
     missing = [k for k in KEYS if k not in row]
     if missing:
-        return None, f"`{module_name}.{func_name}` returned no {missing}"
+        return None, f"`run_benchmark({name!r})` returned no {missing}"
     row = dict(row, wall_s=time.perf_counter() - t0)
     return row, None
+
+
+def lesson_of(name: str) -> str:
+    """The lesson that trains benchmark ``name``."""
+    from dlcv_utils.course.recipes import BENCHMARKS
+
+    return BENCHMARKS[name][0]
 
 
 def markdown_table(rows: list[tuple[str, dict]]) -> str:
@@ -69,29 +66,28 @@ def markdown_table(rows: list[tuple[str, dict]]) -> str:
     ]
     for name, r in rows:
         lines.append(
-            f"| {BENCHES[name][2]} | {r['model']} | {r['train_s']:.0f} | {r['map50']:.3f} "
+            f"| {lesson_of(name)} | {r['model']} | {r['train_s']:.0f} | {r['map50']:.3f} "
             f"| {r['map']:.3f} | {r['infer_ms']:.1f} |"
         )
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
+    from dlcv_utils.course.recipes import BENCHMARKS
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--only", nargs="+", choices=sorted(BENCHES), metavar="NAME", help="run only these"
+        "--only", nargs="+", choices=sorted(BENCHMARKS), metavar="NAME", help="run only these"
     )
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     args = parser.parse_args(argv)
 
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     os.environ.setdefault("TQDM_DISABLE", "1")
-    names = args.only or list(BENCHES)
+    names = args.only or list(BENCHMARKS)
     rows, notes = [], []
     for name in names:
         print(f"[bench] {name} ...", flush=True)

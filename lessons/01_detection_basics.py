@@ -21,11 +21,10 @@ import torch
 import torchvision
 from skimage import data
 
-from dlcv_utils.course.settings import lesson_settings, setup
+from dlcv_utils.course.settings import lesson_setup
 from dlcv_utils.viz.plotting import detector_diagram, draw_boxes, plot_pr_curve, show_image
 
-device = setup(seed=0)
-cfg = lesson_settings("01", device)
+device, cfg = lesson_setup("01")  # seed, device, CPU threads: see dlcv_utils.course.settings
 print(
     f"torch {torch.__version__.split('+')[0]}, torchvision {torchvision.__version__.split('+')[0]}"
 )

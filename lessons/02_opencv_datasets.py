@@ -21,10 +21,9 @@ import numpy as np
 import skimage.io
 from PIL import Image
 
-from dlcv_utils.course.settings import lesson_settings, setup
+from dlcv_utils.course.settings import lesson_setup
 
-device = setup(seed=0)
-cfg = lesson_settings("02", device)
+device, cfg = lesson_setup("02")  # seed, device, CPU threads: see dlcv_utils.course.settings
 print(f"device: {cfg.device}, shapes image size: {cfg.image_size}px")
 
 # %% [markdown]

@@ -22,10 +22,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from skimage import data
 
-from dlcv_utils.course.settings import lesson_settings, setup
+from dlcv_utils.course.settings import lesson_setup
 
-device = setup(seed=0)
-cfg = lesson_settings("03", device)
+device, cfg = lesson_setup("03")  # seed, device, CPU threads: see dlcv_utils.course.settings
 print(cfg)
 
 # %% [markdown]

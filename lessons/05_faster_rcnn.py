@@ -30,14 +30,13 @@ from torchvision.models.detection import _utils as det_utils
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
 
-from dlcv_utils.course.settings import lesson_settings, setup
+from dlcv_utils.course.settings import lesson_setup
 from dlcv_utils.datasets.shapes import ShapesDetection
 from dlcv_utils.ops.boxes import box_iou
 from dlcv_utils.viz.plotting import draw_boxes, show_image
 
-device = setup(seed=0)
-cfg = lesson_settings("05", device)
-print(f"device: {device.type}; image size {cfg.image_size} px, {cfg.n_train} training images")
+device, cfg = lesson_setup("05")  # seed, device, CPU threads: see dlcv_utils.course.settings
+print(f"device: {device.type}; image size {cfg.data.image_size} px, {cfg.data.n_train} training images")
 
 # %% [markdown]
 # ## 1. Why anchors?
@@ -107,7 +106,7 @@ def my_anchors(feature_h, feature_w, stride, base):
 
 
 stride = 8
-feature_h = feature_w = cfg.image_size // stride
+feature_h = feature_w = cfg.data.image_size // stride
 anchors = my_anchors(feature_h, feature_w, stride, cell_anchors)
 print(f"{feature_h} x {feature_w} cells x {len(cell_anchors)} anchors = {len(anchors)} anchors")
 
@@ -118,7 +117,7 @@ print(f"{feature_h} x {feature_w} cells x {len(cell_anchors)} anchors = {len(anc
 # %%
 generator = AnchorGenerator(sizes=((16, 32, 64),), aspect_ratios=((0.5, 1.0, 2.0),))
 image_list = ImageList(
-    torch.zeros(1, 3, cfg.image_size, cfg.image_size), [(cfg.image_size, cfg.image_size)]
+    torch.zeros(1, 3, cfg.data.image_size, cfg.data.image_size), [(cfg.data.image_size, cfg.data.image_size)]
 )
 feature_map = torch.zeros(1, 64, feature_h, feature_w)
 tv_anchors = generator(image_list, [feature_map])[0]
@@ -142,7 +141,7 @@ torch.testing.assert_close(anchors, tv_anchors, rtol=0, atol=0)
 # %%
 from dlcv_utils.viz.widgets.anchors import anchors_panel, make_anchors_widget
 
-val_set = ShapesDetection("val", n=cfg.n_val, image_size=cfg.image_size)
+val_set = ShapesDetection("val", n=cfg.data.n_val, image_size=cfg.data.image_size)
 image, target = val_set[0]
 fig, axes = plt.subplots(1, 2, figsize=(11, 5.5))
 anchors_panel(image, stride=8, scales=(16, 32, 64), ax=axes[0])
@@ -262,8 +261,8 @@ show_image(image, ax=axes[1], title="20 of the sampled negatives (red)")
 draw_boxes(axes[1], gt_boxes, color="white", linestyle="--")
 draw_boxes(axes[1], anchors[neg_idx[:20]], color="red", linewidth=1)
 for ax in axes:
-    ax.set_xlim(-40, cfg.image_size + 40)
-    ax.set_ylim(cfg.image_size + 40, -40)
+    ax.set_xlim(-40, cfg.data.image_size + 40)
+    ax.set_ylim(cfg.data.image_size + 40, -40)
 plt.show()
 
 # %% [markdown]
@@ -287,25 +286,19 @@ plt.show()
 # images stay as they are.
 
 # %%
-from dlcv_utils.engine import fit
-from dlcv_utils.models.faster_rcnn import build_faster_rcnn, make_shapes_loaders
+from dlcv_utils.course.recipes import build_faster_rcnn_model, shapes_loaders
 
-train_loader, val_loader = make_shapes_loaders(cfg, seed=0)
+# the shapes images are generated up front, so the training time below is training only
+train_loader, val_loader = shapes_loaders(cfg.data, seed=cfg.seed)
 class_names = ShapesDetection.classes  # ("__background__", "circle", ...): label 0 is background
-model = build_faster_rcnn(
-    len(class_names),
-    backbone=cfg.backbone,
-    image_size=cfg.image_size,
-    width=cfg.width,
-    stride=cfg.stride,
-    anchor_sizes=cfg.anchor_sizes,
-    box_batch_size_per_image=cfg.box_batch_size_per_image,
-)
+# build_faster_rcnn(len(class_names), backbone=cfg.backbone, image_size=..., width=...,
+# stride=..., anchor_sizes=..., box_batch_size_per_image=...) from dlcv_utils.models.faster_rcnn
+model = build_faster_rcnn_model(cfg)
 for part in ("backbone", "rpn", "roi_heads"):
     n = sum(p.numel() for p in getattr(model, part).parameters())
     print(f"{part:10s} {n:>9,d} parameters")
 print(
-    f"anchors per image: {len(generate_anchors(cfg.image_size // cfg.stride, cfg.stride, cfg.anchor_sizes))}"
+    f"anchors per image: {len(generate_anchors(cfg.data.image_size // cfg.stride, cfg.stride, cfg.anchor_sizes))}"
 )
 
 # %% [markdown]
@@ -344,30 +337,20 @@ print(
 # NBVAL_IGNORE_OUTPUT
 import os
 
-# Safety net on the training time. On a quiet 2-core CPU the CPU settings finish well inside
-# it; on a busy shared machine you may raise it (DLCV_MAX_TRAIN_SECONDS) rather than stop early.
-max_seconds = float(os.environ.get("DLCV_MAX_TRAIN_SECONDS", cfg.max_seconds))
+from dlcv_utils.course.recipes import train_and_evaluate
+
+# cfg.train: epochs, optimizer, lr, warm-up and max_train_seconds, a safety net on the training
+# time (on a quiet 2-core CPU the CPU settings finish well inside it). The benchmark script
+# trains the same way: benchmarks/bench_detectors.py --only faster_rcnn.
 cpu0 = time.process_time()
-history = fit(
-    model,
-    train_loader,
-    epochs=cfg.epochs,
-    optimizer=cfg.optimizer,
-    lr=cfg.lr,
-    device=device,
-    val_loader=val_loader,
-    eval_every=cfg.epochs,
-    warmup_iters=cfg.warmup_iters,
-    max_seconds=max_seconds,
-    seed=0,
-    class_names=class_names,
-)
+run = train_and_evaluate(model, train_loader, val_loader, cfg.train, device=device, seed=cfg.seed)
+history = run.history
 print(
     f"{history.iterations} iterations in {history.train_seconds:.0f} s of training "
     f"({torch.get_num_threads()} thread(s), {time.process_time() - cpu0:.0f} s of CPU time "
     f"incl. evaluation; load average {os.getloadavg()[0]:.1f})"
 )
-assert history.train_seconds <= max_seconds + 30
+assert history.train_seconds <= cfg.train.max_train_seconds + 30
 
 # %%
 fig = history.plot(smooth=20)
@@ -380,7 +363,7 @@ plt.show()
 # NBVAL_IGNORE_OUTPUT
 from dlcv_utils.course.report import key_figure
 
-metrics = history.metrics
+metrics = run.metrics
 map50, map_coco = metrics["map50"], metrics["map"]
 print(
     f"val mAP@0.5 = {map50:.3f}   mAP@[.5:.95] = {map_coco:.3f}   "
@@ -388,8 +371,8 @@ print(
 )
 for name, ap in metrics["per_class"].items():
     print(f"  {name:9s} AP@0.5 {ap:.3f}")
-assert map50 >= cfg.map50_floor, (
-    f"mAP@0.5 {map50:.3f} below the floor {cfg.map50_floor} after {history.iterations} "
+assert map50 >= cfg.train.map50_floor, (
+    f"mAP@0.5 {map50:.3f} below the floor {cfg.train.map50_floor} after {history.iterations} "
     f"iterations ({history.stop_reason or 'all epochs'})"
 )
 key_figure("val mAP@0.5", map50)

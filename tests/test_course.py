@@ -1,5 +1,6 @@
 """Tests of the course runner, settings and key-figure plumbing (no lesson is executed here)."""
 
+import dataclasses
 import json
 
 import nbformat
@@ -107,7 +108,51 @@ def test_settings(monkeypatch):
     assert torch.equal(a[1], b[1])
 
 
-@pytest.mark.parametrize("lesson", sorted(settings.LESSON_SETTINGS))
-def test_cpu_and_gpu_settings_have_the_same_keys(lesson):
-    entry = settings.LESSON_SETTINGS[lesson]
-    assert set(entry["cpu"]) == set(entry["cuda"]), f"lesson {lesson}: cpu and cuda keys differ"
+@pytest.mark.parametrize("lesson", sorted(settings.SETTINGS))
+def test_cpu_and_gpu_entries_are_the_same_lesson_class(lesson):
+    cpu, gpu = settings.SETTINGS[lesson]
+    assert type(cpu) is type(gpu), f"lesson {lesson}: CPU and GPU entries are different classes"
+    assert type(cpu).__name__ == f"Lesson{lesson}"
+    for entry in (cpu, gpu):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            entry.seed = 1
+
+
+def test_lesson_settings_pick_the_device_entry_and_fill_in_the_device():
+    cfg = settings.lesson_settings("05", "cpu")
+    assert cfg == dataclasses.replace(settings.SETTINGS["05"][0], device="cpu")
+    assert cfg.train.map50_floor == 0.7 and cfg.threads == 1
+    gpu = settings.SETTINGS["05"][1]
+    assert gpu.threads is None and gpu.data.n_train > cfg.data.n_train  # a GPU trains on more
+    assert gpu.data.image_size == cfg.data.image_size  # ...but unchanged knobs are inherited
+
+
+def test_lesson_setup_applies_threads(monkeypatch):
+    calls = []
+    monkeypatch.setattr(runtime.torch, "set_num_threads", calls.append)
+    device, cfg = settings.lesson_setup("06", "cpu")
+    assert device.type == "cpu" and cfg.device == "cpu" and calls == [cfg.threads] == [1]
+
+
+@pytest.mark.parametrize(
+    "make, exc, match",
+    [
+        (
+            lambda: settings.ShapesData(n_train=0, n_val=1),
+            ValueError,
+            "n_train must be an int >= 1",
+        ),
+        (lambda: settings.ShapesData(n_train=2.5, n_val=1), TypeError, "n_train must be an int"),
+        (lambda: settings.Training(epochs=1, optimizer="adam"), ValueError, "did you mean 'adamw'"),
+        (lambda: settings.Training(epochs=1, lr=0), ValueError, "lr must be > 0"),
+        (lambda: settings.Training(epochs=1, map50_floor=1.5), ValueError, "map50_floor must be"),
+        (
+            lambda: settings.Training(epochs=1, max_train_seconds=-1),
+            ValueError,
+            "max_train_seconds",
+        ),
+    ],
+)
+def test_settings_blocks_validate(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()

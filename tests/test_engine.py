@@ -251,17 +251,19 @@ def test_fit_argument_validation():
     kw = {"device": "cpu", "progress": False}
     with pytest.raises(ValueError, match="epochs must be an int >= 1, got 0"):
         fit(model, loader, epochs=0, **kw)
-    with pytest.raises(ValueError, match="lr must be a positive number, got -1"):
+    with pytest.raises(ValueError, match="lr must be > 0, got -1"):
         fit(model, loader, epochs=1, lr=-1, **kw)
-    with pytest.raises(ValueError, match="grad_clip must be None or a positive number"):
+    with pytest.raises(ValueError, match="grad_clip must be > 0, got 0"):
         fit(model, loader, epochs=1, grad_clip=0, **kw)
+    with pytest.raises(TypeError, match="epochs must be an int, got bool"):
+        fit(model, loader, epochs=True, **kw)
     with pytest.raises(ValueError, match="lr_schedule must be one of"):
         fit(model, loader, epochs=1, lr_schedule="poly", **kw)
     with pytest.raises(ValueError, match="eval_every must be an int >= 1"):
         fit(model, loader, epochs=1, eval_every=0, **kw)
     with pytest.raises(ValueError, match="warmup_iters must be an int >= 0"):
         fit(model, loader, epochs=1, warmup_iters=-3, **kw)
-    with pytest.raises(ValueError, match="max_seconds must be None or a positive number"):
+    with pytest.raises(ValueError, match="max_seconds must be > 0, got 0"):
         fit(model, loader, epochs=1, max_seconds=0, **kw)
     with pytest.raises(ValueError, match="train_loader is empty"):
         fit(model, [], epochs=1, **kw)
@@ -438,3 +440,26 @@ def test_time_aware_schedule_does_not_change_a_run_on_pace():
     _, h1 = run(3, epochs=2)
     _, h2 = run(3, epochs=2, max_seconds=1e6)
     assert h1.lr == h2.lr and h1.losses == h2.losses
+
+
+def test_progress_bar_respects_tqdm_disable(monkeypatch, capsys):
+    # fit(progress=True) must not pass disable=False to tqdm: an explicit argument overrides
+    # $TQDM_DISABLE (tqdm reads it as a default), and notebooks would store one dead
+    # progress-bar widget per epoch.
+    import tqdm.auto
+
+    calls = []
+    real = tqdm.auto.tqdm
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **{**kwargs, "disable": True})
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", recording)
+    model, loader = TinyDetector(), make_loader()
+    fit(model, loader, epochs=1, device="cpu", progress=True, warmup_iters=0)
+    assert "disable" not in calls[-1]
+    assert "epoch 1/1: loss" in capsys.readouterr().out  # the per-epoch line is printed
+    fit(model, loader, epochs=1, device="cpu", progress=False, warmup_iters=0)
+    assert calls[-1]["disable"] is True
+    assert capsys.readouterr().out == ""

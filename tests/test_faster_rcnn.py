@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 
@@ -13,7 +11,6 @@ from dlcv_utils.models.faster_rcnn import (
     build_faster_rcnn,
     coco_weights_file,
     load_pretrained_coco,
-    make_shapes_loaders,
 )
 
 
@@ -158,28 +155,3 @@ def test_load_pretrained_coco_bad_file(torch_home):
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsUnavailableError, match="could not load the COCO weights"):
         load_pretrained_coco(allow_download=False)
-
-
-# ----------------------------------------------------------------------------- data
-def test_make_shapes_loaders_and_flip():
-    cfg = SimpleNamespace(n_train=4, n_val=2, image_size=64, batch_size=2, hflip=False)
-    train, val = make_shapes_loaders(cfg)
-    images, targets = next(iter(train))
-    assert len(targets) == 2 and "boxes" in targets[0]
-    assert len(images) == 2 and images[0].shape == (3, 64, 64)
-    assert len(val.dataset) == 2
-
-    image = torch.zeros(3, 4, 10)
-    image[:, :, 1] = 1.0  # a bright column at x = 1
-    target = {"boxes": torch.tensor([[1.0, 0, 2, 4]]), "labels": torch.tensor([1])}
-    torch.manual_seed(0)
-    flips = 0
-    for _ in range(20):
-        out_img, out_t = frc._hflip(image, target)
-        if out_img[0, 0, 8] == 1.0:  # flipped: column 1 -> column 10 - 1 - 1
-            flips += 1
-            assert out_t["boxes"].tolist() == [[10 - 2, 0, 10 - 1, 4]]
-        else:
-            assert out_t["boxes"].tolist() == [[1, 0, 2, 4]]
-    assert 0 < flips < 20
-    assert target["boxes"].tolist() == [[1, 0, 2, 4]]  # input not modified

@@ -272,31 +272,3 @@ def test_model_guards():
         RCNN(3, ProposalCache(fixed_proposals), crop_size=30)
     with pytest.raises(ValueError, match="images must all have the same shape"):
         tiny(FastRCNN).eval()([torch.rand(3, 32, 32), torch.rand(3, 16, 32)])
-
-
-# ----------------------------------------------------------------------------- lesson recipe
-TINY_SETTINGS = dict(
-    image_size=64, n_train=4, n_val=2, batch_size=2, epochs_rcnn=1, epochs_fast_rcnn=1,
-    lr=1e-3, warmup_iters=1, rois_per_image=16, crop_size=12, context_padding=1,
-    roi_output_size=3, channels=(4, 4, 4), ss_scale=50, ss_min_size=10, ss_min_box_size=4,
-)  # fmt: skip
-
-
-@pytest.mark.parametrize("bench,name", [("bench_rcnn", "R-CNN"), ("bench_fast_rcnn", "Fast R-CNN")])
-def test_bench_functions_run_with_lesson_settings(monkeypatch, bench, name):
-    import dlcv_utils.models.rcnn as rcnn
-    from dlcv_utils.course.settings import LESSON_SETTINGS
-
-    monkeypatch.setitem(LESSON_SETTINGS, "04", {"cpu": TINY_SETTINGS, "cuda": TINY_SETTINGS})
-    out = getattr(rcnn, bench)("cpu")
-    assert out["model"] == name
-    assert set(out) == {"model", "train_s", "map50", "map", "infer_ms", "proposal_ms"}
-    assert 0.0 <= out["map"] <= out["map50"] <= 1.0
-    assert out["train_s"] > 0 and out["infer_ms"] > 0 and out["proposal_ms"] > 0
-
-
-def test_train_lesson04_model_guard():
-    from dlcv_utils.models.rcnn import train_lesson04_model
-
-    with pytest.raises(ValueError, match="kind must be"):
-        train_lesson04_model("yolo")

@@ -180,7 +180,8 @@ def execute_notebook(
         cell.outputs = []
         cell.execution_count = None
     failed, error = None, ""
-    bar = tqdm(total=len(code_cells), desc=Path(path).stem, unit="cell", disable=not progress)
+    bar_options = {} if progress else {"disable": True}  # never override $TQDM_DISABLE
+    bar = tqdm(total=len(code_cells), desc=Path(path).stem, unit="cell", **bar_options)
     with client.setup_kernel(env=kernel_env, cwd=str(cwd or Path(path).parent)):
         for count, (index, cell) in enumerate(code_cells, start=1):
             try:

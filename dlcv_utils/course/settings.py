@@ -1,169 +1,319 @@
-"""Per-lesson, per-device settings, and ``setup`` (seed + device) for the top of each lesson.
+"""The one typed settings table: what each lesson does on a CPU and what it does differently on a GPU.
 
-This is the *one place* where a CPU run and a GPU run of a lesson differ: image size, epochs,
-dataset size and the like. A lesson calls::
+Every knob that depends on the device or the time budget lives here and nowhere else: CPU
+threads, dataset sizes, image size, epochs, learning rates, training-time caps and the mAP
+floors a lesson asserts. One frozen dataclass per lesson; the GPU entry is written as the
+*differences* from the CPU entry with :func:`dataclasses.replace`, so a reader sees at a glance
+what a GPU buys. The same names mean the same thing in every lesson:
 
-    device = setup(seed=0)
-    cfg = lesson_settings("05", device)
-    cfg.epochs, cfg.image_size
+* :class:`ShapesData` (``n_train``, ``n_val``, ``image_size``, ``batch_size``,
+  ``val_batch_size``, ``hflip``): which shapes images a lesson trains and validates on;
+* :class:`Training` (``epochs``, ``optimizer``, ``lr``, ``warmup_iters``, ``grad_clip``,
+  ``max_train_seconds``, ``map50_floor``): one training run and the floor its val mAP@0.5 must
+  reach;
+* ``threads``: torch CPU threads (1 makes a CPU training run, hence its mAP, repeatable).
 
-``DLCV_DEVICE`` (``cpu`` or ``cuda``) overrides the automatic choice, so a teacher can run the
-CPU settings on a GPU machine or the other way round.
+A lesson starts with::
+
+    device, cfg = lesson_setup("05")      # seeds, picks the device, applies cfg.threads
+    cfg.data.image_size, cfg.train.epochs
+
+The device comes from :func:`dlcv_utils.runtime.pick_device` (``$DLCV_DEVICE`` is read there
+only). Lessons never read environment variables or set threads themselves.
+
+Adding a lesson: add its dataclass and a ``SETTINGS`` entry (see ``CONTRIBUTING.md``);
+``tests/test_contributing.py`` fails until you do.
 """
 
 from __future__ import annotations
 
-from types import MappingProxyType, SimpleNamespace
+from dataclasses import dataclass, field, replace
 
 import torch
 
-from dlcv_utils.runtime import pick_device, seed_everything, setup
+from dlcv_utils.runtime import pick_device, setup
+from dlcv_utils.validation import check_choice, check_int, check_number
 
-__all__ = ["LESSON_SETTINGS", "lesson_settings", "pick_device", "seed_everything", "setup"]
+__all__ = [
+    "SETTINGS",
+    "Lesson01",
+    "Lesson02",
+    "Lesson03",
+    "Lesson04",
+    "Lesson05",
+    "Lesson06",
+    "LessonSettings",
+    "ShapesData",
+    "Training",
+    "lesson_settings",
+    "lesson_setup",
+]
 
-# lesson -> {"cpu": {...}, "cuda": {...}}. Keep keys identical between the two devices.
-# Each lesson owns its own entry; values are the only thing that changes between devices.
-LESSON_SETTINGS: dict[str, dict[str, dict]] = {
-    "01": {"cpu": {}, "cuda": {}},
-    "02": {
-        "cpu": dict(image_size=128, n_stats=600, video_frames=32, video_step=4, video_fps=8),
-        "cuda": dict(image_size=128, n_stats=600, video_frames=32, video_step=4, video_fps=8),
-    },
-    "03": {
-        # shapes val images for the recall curves; cascade scan (stride 1 px, pyramid step 1.1)
-        "cpu": {"n_val": 40, "cascade_stride": 1, "cascade_scale": 1.1, "photos_fast_mode": True},
-        "cuda": {"n_val": 150, "cascade_stride": 1, "cascade_scale": 1.1, "photos_fast_mode": True},
-    },
-    "04": {
-        # shapes images; selective search proposals; R-CNN crops / Fast R-CNN RoIs of the same tiny CNN
-        "cpu": dict(
-            image_size=128,
-            n_train=160,
-            n_val=40,
-            batch_size=4,
-            epochs_rcnn=8,
-            epochs_fast_rcnn=16,
-            lr=3e-3,
-            warmup_iters=20,
-            rois_per_image=64,
-            crop_size=24,
-            context_padding=2,
-            roi_output_size=6,
-            channels=(16, 32, 64),
-            ss_scale=50,
-            ss_min_size=10,
-            ss_min_box_size=4,
-        ),
-        "cuda": dict(
-            image_size=128,
-            n_train=600,
-            n_val=150,
-            batch_size=8,
-            epochs_rcnn=16,
-            epochs_fast_rcnn=30,
-            lr=3e-3,
-            warmup_iters=50,
-            rois_per_image=64,
+
+# ----------------------------------------------------------------------------- building blocks
+@dataclass(frozen=True)
+class ShapesData:
+    """Which shapes images (lesson 02's synthetic dataset) a lesson trains and validates on.
+
+    Attributes:
+        n_train: training images.
+        n_val: validation images.
+        image_size: side of the square images in pixels.
+        batch_size: training batch size.
+        val_batch_size: evaluation batch size (does not change the metrics).
+        hflip: flip training images (and boxes) horizontally at random.
+    """
+
+    n_train: int
+    n_val: int
+    image_size: int = 128
+    batch_size: int = 4
+    val_batch_size: int = 16
+    hflip: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("n_train", "n_val", "image_size", "batch_size", "val_batch_size"):
+            check_int(getattr(self, name), name, minimum=1)
+
+
+@dataclass(frozen=True)
+class Training:
+    """One training run of :func:`dlcv_utils.course.recipes.train_and_evaluate`.
+
+    Attributes:
+        epochs: passes over the training images.
+        optimizer: ``"adamw"`` or ``"sgd"`` (see :func:`dlcv_utils.engine.make_optimizer`).
+        lr: peak learning rate (after the warm-up).
+        warmup_iters: iterations of linear warm-up.
+        grad_clip: maximum gradient norm, or ``None`` for no clipping.
+        max_train_seconds: a safety net on the training wall time, or ``None``; the schedule
+            decays in time when a run is too slow to finish (see :mod:`dlcv_utils.engine`).
+        map50_floor: the val mAP@0.5 the lesson asserts after this run.
+    """
+
+    epochs: int
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    warmup_iters: int = 100
+    grad_clip: float | None = None
+    max_train_seconds: float | None = None
+    map50_floor: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_int(self.epochs, "epochs", minimum=1)
+        check_choice(self.optimizer, "optimizer", ("adamw", "sgd"))
+        check_number(self.lr, "lr", low=0.0, low_open=True)
+        check_int(self.warmup_iters, "warmup_iters", minimum=0)
+        if self.grad_clip is not None:
+            check_number(self.grad_clip, "grad_clip", low=0.0, low_open=True)
+        if self.max_train_seconds is not None:
+            check_number(self.max_train_seconds, "max_train_seconds", low=0.0, low_open=True)
+        check_number(self.map50_floor, "map50_floor", low=0.0, high=1.0)
+
+
+@dataclass(frozen=True)
+class LessonSettings:
+    """What every lesson has.
+
+    Attributes:
+        device: ``"cpu"`` or ``"cuda"``; filled in by :func:`lesson_settings`.
+        seed: the seed :func:`lesson_setup` applies.
+        threads: torch CPU threads :func:`lesson_setup` applies (``None``: torch's default).
+    """
+
+    device: str = "cpu"
+    seed: int = 0
+    threads: int | None = None
+
+
+# ----------------------------------------------------------------------------- the lessons
+@dataclass(frozen=True)
+class Lesson01(LessonSettings):
+    """Lesson 01 (boxes, IoU, NMS, mAP) runs the same everywhere."""
+
+
+@dataclass(frozen=True)
+class Lesson02(LessonSettings):
+    """Lesson 02: the shapes dataset's statistics and the video section."""
+
+    image_size: int = 128
+    n_stats: int = 600
+    video_frames: int = 32
+    video_step: int = 4
+    video_fps: int = 8
+
+
+@dataclass(frozen=True)
+class Lesson03(LessonSettings):
+    """Lesson 03: proposal recall on ``n_val`` shapes images; the LBP cascade's scan."""
+
+    n_val: int = 40
+    cascade_stride: int = 1
+    cascade_scale: float = 1.1
+    photos_fast_mode: bool = True
+
+
+@dataclass(frozen=True)
+class Lesson04(LessonSettings):
+    """Lesson 04: R-CNN and Fast R-CNN with the same tiny CNN on selective-search proposals."""
+
+    data: ShapesData = field(default_factory=lambda: ShapesData(160, 40, batch_size=4))
+    rcnn: Training = field(default_factory=lambda: Training(8))
+    fast_rcnn: Training = field(default_factory=lambda: Training(16))
+    rois_per_image: int = 64
+    crop_size: int = 24
+    context_padding: int = 2
+    roi_output_size: int = 6
+    channels: tuple[int, ...] = (16, 32, 64)
+    ss_scale: float = 50
+    ss_min_size: int = 10
+    ss_min_box_size: int = 4
+
+
+@dataclass(frozen=True)
+class Lesson05(LessonSettings):
+    """Lesson 05: Faster R-CNN on a tiny backbone trained from scratch."""
+
+    data: ShapesData = field(default_factory=lambda: ShapesData(600, 150))
+    train: Training = field(default_factory=lambda: Training(12))
+    backbone: str = "tiny"
+    width: int = 16
+    stride: int = 4
+    anchor_sizes: tuple[int, ...] = (16, 32, 64)
+    box_batch_size_per_image: int = 64
+
+
+@dataclass(frozen=True)
+class Lesson06(LessonSettings):
+    """Lesson 06: a config-built Faster R-CNN + FPN (``config`` names a toolbox config).
+
+    ``recall_floor`` is the val recall (detections scoring > 0.5, IoU >= 0.5) the lesson
+    asserts after training.
+    """
+
+    config: str = "faster_rcnn_tiny_fpn"
+    data: ShapesData = field(default_factory=lambda: ShapesData(600, 150))
+    train: Training = field(default_factory=lambda: Training(8))
+    recall_floor: float = 0.2
+
+
+# ----------------------------------------------------------------------------- the table
+_CPU04 = Lesson04(
+    threads=1,
+    data=ShapesData(n_train=160, n_val=40, batch_size=4, val_batch_size=4),
+    rcnn=Training(epochs=8, lr=3e-3, warmup_iters=20, map50_floor=0.45),
+    fast_rcnn=Training(epochs=16, lr=3e-3, warmup_iters=20, map50_floor=0.5),
+)
+_CPU05 = Lesson05(
+    threads=1,
+    data=ShapesData(n_train=600, n_val=150, batch_size=4, val_batch_size=4, hflip=True),
+    train=Training(epochs=12, lr=1e-3, warmup_iters=100, max_train_seconds=220, map50_floor=0.7),
+)
+_CPU06 = Lesson06(
+    threads=1,
+    config="faster_rcnn_tiny_fpn",
+    data=ShapesData(n_train=600, n_val=150, batch_size=4),
+    train=Training(
+        epochs=8, lr=2e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=600, map50_floor=0.35
+    ),
+)
+
+#: lesson -> (CPU entry, GPU entry). The GPU entry is the CPU entry plus its differences.
+SETTINGS: dict[str, tuple[LessonSettings, LessonSettings]] = {
+    "01": (Lesson01(), Lesson01()),
+    "02": (Lesson02(), Lesson02()),
+    "03": (Lesson03(), replace(Lesson03(), n_val=150)),
+    "04": (
+        _CPU04,
+        replace(
+            _CPU04,
+            threads=None,
+            data=replace(_CPU04.data, n_train=600, n_val=150, batch_size=8, val_batch_size=8),
+            rcnn=replace(_CPU04.rcnn, epochs=16, warmup_iters=50),
+            fast_rcnn=replace(_CPU04.fast_rcnn, epochs=30, warmup_iters=50),
             crop_size=28,
-            context_padding=2,
             roi_output_size=7,
             channels=(32, 64, 128),
-            ss_scale=50,
-            ss_min_size=10,
-            ss_min_box_size=4,
         ),
-    },
-    "05": {
-        # Faster R-CNN, tiny backbone trained from scratch on the shapes data; max_seconds is
-        # a safety net on the training time; map50_floor is what the lesson asserts.
-        "cpu": dict(
-            n_train=600,
-            n_val=150,
-            image_size=128,
-            batch_size=4,
-            hflip=True,
-            epochs=12,
-            optimizer="adamw",
-            lr=1e-3,
-            warmup_iters=100,
-            max_seconds=220,
-            backbone="tiny",
-            width=16,
-            stride=4,
-            anchor_sizes=(16, 32, 64),
-            box_batch_size_per_image=64,
-            map50_floor=0.7,
-        ),
-        "cuda": dict(
-            n_train=2000,
-            n_val=150,
-            image_size=128,
-            batch_size=16,
-            hflip=True,
-            epochs=24,
-            optimizer="adamw",
-            lr=2e-3,
-            warmup_iters=200,
-            max_seconds=1200,
-            backbone="tiny",
+    ),
+    "05": (
+        _CPU05,
+        replace(
+            _CPU05,
+            threads=None,
+            data=replace(_CPU05.data, n_train=2000, batch_size=16, val_batch_size=16),
+            train=replace(
+                _CPU05.train,
+                epochs=24,
+                lr=2e-3,
+                warmup_iters=200,
+                max_train_seconds=1200,
+                map50_floor=0.9,
+            ),
             width=32,
-            stride=4,
-            anchor_sizes=(16, 32, 64),
             box_batch_size_per_image=128,
-            map50_floor=0.9,
         ),
-    },
-    "06": {
-        # config: a name in dlcv_utils.toolbox.CONFIGS (CPU: TinyNet + FPN, GPU: ResNet-18 + FPN);
-        # max_train_seconds is a safety net; map50_floor is what the lesson asserts.
-        "cpu": dict(
-            config="faster_rcnn_tiny_fpn",
-            image_size=128,
-            n_train=600,
-            n_val=150,
-            batch_size=4,
-            epochs=8,
-            optimizer="adamw",
-            lr=2e-3,
-            warmup_iters=50,
-            max_train_seconds=600,
-            map50_floor=0.35,
-        ),
-        "cuda": dict(
+    ),
+    "06": (
+        _CPU06,
+        replace(
+            _CPU06,
+            threads=None,
             config="faster_rcnn_r18_fpn",
-            image_size=128,
-            n_train=3000,
-            n_val=150,
-            batch_size=16,
-            epochs=24,
-            optimizer="adamw",
-            lr=1e-3,
-            warmup_iters=300,
-            max_train_seconds=1800,
-            map50_floor=0.35,
+            data=replace(_CPU06.data, n_train=3000, batch_size=16),
+            train=replace(
+                _CPU06.train, epochs=24, lr=1e-3, warmup_iters=300, max_train_seconds=1800
+            ),
         ),
-    },
+    ),
 }
 
 
-def lesson_settings(lesson: str, device: str | torch.device | None = None) -> SimpleNamespace:
-    """Return the settings of ``lesson`` for ``device`` as an attribute namespace.
+def lesson_settings(lesson: str, device: str | torch.device | None = None) -> LessonSettings:
+    """Return the settings of ``lesson`` for ``device``.
 
     Args:
         lesson: two-digit lesson number, e.g. ``"05"``.
-        device: as for :func:`pick_device`.
+        device: as for :func:`dlcv_utils.runtime.pick_device`.
+
+    Returns:
+        The lesson's frozen dataclass, with ``device`` set to ``"cpu"`` or ``"cuda"``.
 
     Raises:
         ValueError: for an unknown lesson.
 
     Example:
-        >>> cfg = lesson_settings("01", "cpu")
-        >>> cfg.device
-        'cpu'
+        >>> cfg = lesson_settings("05", "cpu")
+        >>> cfg.device, cfg.data.image_size, cfg.train.epochs
+        ('cpu', 128, 12)
     """
-    if lesson not in LESSON_SETTINGS:
-        raise ValueError(f"lesson must be one of {sorted(LESSON_SETTINGS)}, got {lesson!r}")
+    if lesson not in SETTINGS:
+        raise ValueError(
+            f"lesson must be one of {sorted(SETTINGS)}, got {lesson!r}; a new lesson needs an "
+            "entry in dlcv_utils/course/settings.py (see CONTRIBUTING.md)"
+        )
     dev = pick_device(device)
-    values = dict(LESSON_SETTINGS[lesson]["cuda" if dev.type == "cuda" else "cpu"])
-    values["device"] = dev.type
-    return SimpleNamespace(**MappingProxyType(values))
+    cpu, gpu = SETTINGS[lesson]
+    return replace(gpu if dev.type == "cuda" else cpu, device=dev.type)
+
+
+def lesson_setup(
+    lesson: str, device: str | torch.device | None = None
+) -> tuple[torch.device, LessonSettings]:
+    """Set a lesson up: pick the device, look its settings up, seed and apply the CPU threads.
+
+    Args:
+        lesson: two-digit lesson number.
+        device: as for :func:`dlcv_utils.runtime.pick_device`.
+
+    Returns:
+        ``(device, settings)``.
+
+    Example:
+        >>> device, cfg = lesson_setup("01", "cpu")
+        >>> device.type, cfg.seed
+        ('cpu', 0)
+    """
+    cfg = lesson_settings(lesson, device)
+    dev = setup(seed=cfg.seed, device=device, threads=cfg.threads)
+    return dev, cfg

@@ -41,6 +41,27 @@ class History:
     eval_seconds: float = 0.0
     stop_reason: str | None = None
 
+    def record_step(self, losses: dict[str, float], lr: float, grad_norm: float) -> float:
+        """Append one optimizer step: each loss term, their sum, the lr and the gradient norm.
+
+        Returns:
+            The total loss of the step.
+
+        Example:
+            >>> h = History()
+            >>> h.record_step({"loss_a": 1.0, "loss_b": 0.5}, lr=0.1, grad_norm=2.0)
+            1.5
+            >>> h.losses["loss"], h.iterations
+            ([1.5], 1)
+        """
+        total = sum(losses.values())
+        for name, value in losses.items():
+            self.losses.setdefault(name, []).append(value)
+        self.losses.setdefault("loss", []).append(total)
+        self.lr.append(lr)
+        self.grad_norm.append(grad_norm)
+        return total
+
     @property
     def iterations(self) -> int:
         """Number of optimizer steps taken."""

@@ -33,18 +33,103 @@ import torch
 from torch import nn
 
 from dlcv_utils.engine.batch import split_batch, to_device
+from dlcv_utils.engine.budget import TimeBudget
 from dlcv_utils.engine.checkpoint import save_checkpoint
 from dlcv_utils.engine.evaluation import evaluate_detector
 from dlcv_utils.engine.history import History
-from dlcv_utils.engine.schedule import SCHEDULES, lr_factor, make_optimizer
+from dlcv_utils.engine.schedule import SCHEDULES, WarmupSchedule, make_optimizer
+from dlcv_utils.runtime import pick_device, seed_everything
+from dlcv_utils.validation import check_choice, check_int, check_number
 
-__all__ = ["fit"]
+__all__ = ["fit", "train_one_epoch"]
 
 
-def _check_positive_int(name: str, value, allow_zero: bool = False) -> None:
-    low = 0 if allow_zero else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+def _finite_losses(loss_dict, iteration: int, epoch: int) -> dict[str, float]:
+    """The loss terms as floats; raise ``FloatingPointError`` naming the first bad one."""
+    if not isinstance(loss_dict, Mapping) or not loss_dict:
+        raise TypeError(
+            "in train mode model(images, targets) must return a non-empty dict of losses, "
+            f"got {type(loss_dict).__name__}"
+        )
+    values = {k: float(v.detach()) for k, v in loss_dict.items()}
+    bad = [k for k, v in values.items() if not math.isfinite(v)]
+    if bad:
+        raise FloatingPointError(
+            f"loss term {bad[0]!r} became {values[bad[0]]} at iteration {iteration} "
+            f"(epoch {epoch}); all terms: "
+            + ", ".join(f"{k}={v:.4g}" for k, v in values.items())
+            + ". Try a lower lr, a longer warm-up or grad_clip."
+        )
+    return values
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    schedule: WarmupSchedule,
+    budget: TimeBudget,
+    history: History,
+    *,
+    device: torch.device,
+    scaler: torch.amp.GradScaler,
+    grad_clip: float | None = None,
+    epoch: int = 1,
+    progress: bool = True,
+) -> list[float]:
+    """One pass over ``loader``; returns the total loss of each step (also kept in ``history``).
+
+    Every step: move the batch to ``device``, forward (autocast when ``scaler`` is enabled),
+    check every loss term is finite, backward, clip the gradient norm, step the optimizer, set
+    the next learning rate. Stops early, with ``history.stop_reason``, once ``budget`` is spent.
+    """
+    from tqdm.auto import tqdm
+
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    bar_options = {} if progress else {"disable": True}  # never override $TQDM_DISABLE
+    bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, **bar_options)
+    step_losses = []
+    model.train()
+    for batch in bar:
+        images, targets = to_device(*split_batch(batch), device)
+        with torch.autocast(device.type, enabled=scaler.is_enabled()):
+            loss_dict = model(images, targets)
+        values = _finite_losses(loss_dict, history.iterations, epoch)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(sum(loss_dict.values())).backward()
+        scaler.unscale_(optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(
+            [p for p in params if p.grad is not None],
+            max_norm=float("inf") if grad_clip is None else grad_clip,
+        )
+        scaler.step(optimizer)
+        scaler.update()
+        lr = optimizer.param_groups[0]["lr"]
+        step_losses.append(history.record_step(values, lr=lr, grad_norm=float(norm)))
+        if history.iterations < budget.total_iters:
+            schedule.step_to(budget.schedule_iteration(history.iterations))
+        bar.set_postfix(loss=f"{step_losses[-1]:.3f}", lr=f"{lr:.2g}")
+        if budget.exhausted():
+            history.stop_reason = (
+                f"max_seconds={budget.max_seconds} reached after {history.iterations} of "
+                f"{budget.total_iters} iterations (epoch {epoch})"
+            )
+            break
+    bar.close()
+    return step_losses
+
+
+def _make_optimizer(model, optimizer, lr, weight_decay) -> torch.optim.Optimizer:
+    if optimizer is None or isinstance(optimizer, str):
+        return make_optimizer(model, optimizer or "sgd", lr=lr, weight_decay=weight_decay)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            "optimizer must be None, 'sgd', 'adamw' or a torch.optim.Optimizer, got "
+            f"{type(optimizer).__name__}"
+        )
+    for group in optimizer.param_groups if lr is not None else ():
+        group["lr"] = lr
+    return optimizer
 
 
 def fit(
@@ -85,7 +170,7 @@ def fit(
             learning rates are the base rates, unless ``lr`` overrides them).
         lr: base (peak) learning rate.
         weight_decay: for the built-in optimizers (default 1e-4).
-        device: ``"cpu"``, ``"cuda"`` or ``None`` (see :func:`dlcv_utils.course.settings.pick_device`).
+        device: ``"cpu"``, ``"cuda"`` or ``None`` (see :func:`dlcv_utils.runtime.pick_device`).
         val_loader: evaluated with :func:`evaluate_detector` every ``eval_every`` epochs and
             after the last one.
         eval_every: evaluation period in epochs.
@@ -102,7 +187,8 @@ def fit(
             only.
         checkpoint_path: if given, a checkpoint is saved there after every epoch.
         seed: seed everything first (same seed, same data order, same losses on CPU).
-        progress: show a ``tqdm`` bar (``TQDM_DISABLE=1`` silences it).
+        progress: show a ``tqdm`` bar and one line per epoch; ``False`` hides both, and
+            ``$TQDM_DISABLE=1`` hides the bar whatever ``progress`` says.
         class_names: names indexed by label (entry 0 = background), e.g.
             ``ShapesDetection.classes``, for the per-class metrics.
         max_seconds: stop training once this much training time has passed (a safety net;
@@ -135,29 +221,15 @@ def fit(
         >>> h.iterations, h.losses["loss"][-1] < h.losses["loss"][0]
         (10, True)
     """
-    from tqdm.auto import tqdm
-
-    from dlcv_utils.course.settings import pick_device, seed_everything
-
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    _check_positive_int("epochs", epochs)
-    _check_positive_int("eval_every", eval_every)
-    _check_positive_int("warmup_iters", warmup_iters, allow_zero=True)
-    if lr_schedule not in SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {lr_schedule!r}")
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if grad_clip is not None and (
-        isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float)) or grad_clip <= 0
-    ):
-        raise ValueError(f"grad_clip must be None or a positive number, got {grad_clip!r}")
-    if max_seconds is not None and (
-        isinstance(max_seconds, bool)
-        or not isinstance(max_seconds, (int, float))
-        or max_seconds <= 0
-    ):
-        raise ValueError(f"max_seconds must be None or a positive number, got {max_seconds!r}")
+    check_int(epochs, "epochs", minimum=1)
+    check_int(eval_every, "eval_every", minimum=1)
+    check_int(warmup_iters, "warmup_iters", minimum=0)
+    check_choice(lr_schedule, "lr_schedule", SCHEDULES)
+    for name, value in (("lr", lr), ("grad_clip", grad_clip)):
+        if value is not None:
+            check_number(value, name, low=0.0, low_open=True)
     try:
         n_batches = len(train_loader)  # type: ignore[arg-type]
     except TypeError:
@@ -165,144 +237,63 @@ def fit(
             f"train_loader must have a len() (a DataLoader or a list), got {type(train_loader).__name__}"
         ) from None
     if n_batches == 0:
-        raise ValueError("train_loader is empty")
+        raise ValueError("train_loader is empty; check the dataset size and batch_size")
+    budget = TimeBudget(max_seconds, epochs * n_batches, time_aware_schedule)
 
     if seed is not None:
         seed_everything(seed)
     device = pick_device(device)
-    use_amp = (device.type == "cuda") if amp is None else bool(amp)
     model.to(device)
-
-    if optimizer is None or isinstance(optimizer, str):
-        opt = make_optimizer(model, optimizer or "sgd", lr=lr, weight_decay=weight_decay)
-    elif isinstance(optimizer, torch.optim.Optimizer):
-        opt = optimizer
-        if lr is not None:
-            for group in opt.param_groups:
-                group["lr"] = lr
-    else:
-        raise TypeError(
-            f"optimizer must be None, 'sgd', 'adamw' or a torch.optim.Optimizer, got {type(optimizer).__name__}"
-        )
-    base_lrs = [group["lr"] for group in opt.param_groups]
-    params = [p for group in opt.param_groups for p in group["params"]]
-
-    total_iters = epochs * n_batches
-    warmup = min(warmup_iters, total_iters)
-
-    def set_lr(it: int) -> None:
-        f = lr_factor(
-            it,
-            total_iters,
-            warmup_iters=warmup,
-            warmup_factor=warmup_factor,
-            schedule=lr_schedule,
-            milestones=milestones,
-            gamma=gamma,
-        )
-        for group, base in zip(opt.param_groups, base_lrs):
-            group["lr"] = base * f
-
+    opt = _make_optimizer(model, optimizer, lr, weight_decay)
+    schedule = WarmupSchedule(
+        opt,
+        budget.total_iters,
+        warmup_iters=warmup_iters,
+        warmup_factor=warmup_factor,
+        schedule=lr_schedule,
+        milestones=milestones,
+        gamma=gamma,
+    )
+    schedule.step_to(0)
+    use_amp = (device.type == "cuda") if amp is None else bool(amp)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     history = History()
-    it = 0
-    set_lr(0)
-    train_start = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        model.train()
-        epoch_start = time.perf_counter()
-        epoch_losses: list[float] = []
-        bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False)
-        for batch in bar:
-            images, targets = split_batch(batch)
-            images, targets = to_device(images, targets, device)
-            with torch.autocast(device.type, enabled=use_amp):
-                loss_dict = model(images, targets)
-            if not isinstance(loss_dict, Mapping) or not loss_dict:
-                raise TypeError(
-                    "in train mode model(images, targets) must return a non-empty dict of losses, "
-                    f"got {type(loss_dict).__name__}"
-                )
-            values = {k: float(v.detach()) for k, v in loss_dict.items()}
-            bad = [k for k, v in values.items() if not math.isfinite(v)]
-            if bad:
-                raise FloatingPointError(
-                    f"loss term {bad[0]!r} became {values[bad[0]]} at iteration {it} "
-                    f"(epoch {epoch}); all terms: "
-                    + ", ".join(f"{k}={v:.4g}" for k, v in values.items())
-                    + ". Try a lower lr, a longer warm-up or grad_clip."
-                )
-            loss = sum(loss_dict.values())
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(opt)
-            norm = torch.nn.utils.clip_grad_norm_(
-                [p for p in params if p.grad is not None],
-                max_norm=float("inf") if grad_clip is None else float(grad_clip),
-            )
-            scaler.step(opt)
-            scaler.update()
-
-            total = sum(values.values())
-            for k, v in values.items():
-                history.losses.setdefault(k, []).append(v)
-            history.losses.setdefault("loss", []).append(total)
-            history.lr.append(opt.param_groups[0]["lr"])
-            history.grad_norm.append(float(norm))
-            epoch_losses.append(total)
-            it += 1
-            if it < total_iters:
-                sched_it = it
-                if max_seconds is not None and time_aware_schedule:
-                    elapsed = time.perf_counter() - train_start
-                    sched_it = max(it, int(total_iters * elapsed / max_seconds))
-                set_lr(sched_it)
-            bar.set_postfix(loss=f"{total:.3f}", lr=f"{history.lr[-1]:.2g}")
-            if max_seconds is not None and time.perf_counter() - train_start > max_seconds:
-                history.stop_reason = (
-                    f"max_seconds={max_seconds} reached after {it} of {total_iters} iterations "
-                    f"(epoch {epoch})"
-                )
-                break
-        bar.close()
-        history.train_seconds += time.perf_counter() - epoch_start
-        row: dict[str, Any] = {
-            "epoch": epoch,
-            "loss": sum(epoch_losses) / len(epoch_losses),
-            "seconds": time.perf_counter() - epoch_start,
-        }
+        t0 = time.perf_counter()
+        losses = train_one_epoch(
+            model, train_loader, opt, schedule, budget, history,
+            device=device, scaler=scaler, grad_clip=grad_clip, epoch=epoch, progress=progress,
+        )  # fmt: skip
+        row: dict[str, Any] = {"epoch": epoch, "loss": sum(losses) / len(losses)}
+        row["seconds"] = time.perf_counter() - t0
+        history.train_seconds += row["seconds"]
         stopping = history.stop_reason is not None
         if val_loader is not None and (epoch % eval_every == 0 or epoch == epochs or stopping):
-            t0 = time.perf_counter()
-            row.update(
-                evaluate_detector(
-                    model,
-                    val_loader,
-                    device,
-                    score_threshold,
-                    class_names=class_names,
-                    amp=use_amp,
-                )
-            )
-            history.eval_seconds += time.perf_counter() - t0
-            train_start += time.perf_counter() - t0  # evaluation does not count against max_seconds
+            with budget.paused():  # evaluation does not count against max_seconds
+                t1 = time.perf_counter()
+                row.update(
+                    evaluate_detector(
+                        model, val_loader, device, score_threshold,
+                        class_names=class_names, amp=use_amp,
+                    )
+                )  # fmt: skip
+                history.eval_seconds += time.perf_counter() - t1
         history.epochs.append(row)
         if progress:
-            msg = f"epoch {epoch}/{epochs}: loss {row['loss']:.3f}"
-            if "map50" in row:
-                msg += f", val mAP@0.5 {row['map50']:.3f}, mAP@[.5:.95] {row['map']:.3f}"
-            print(msg)
+            _print_epoch(row, epochs, history.stop_reason)
         if checkpoint_path is not None:
-            save_checkpoint(
-                checkpoint_path,
-                model,
-                opt,
-                epoch=epoch,
-                extra={k: v for k, v in row.items() if isinstance(v, (int, float))},
-            )
+            extra = {k: v for k, v in row.items() if isinstance(v, (int, float))}
+            save_checkpoint(checkpoint_path, model, opt, epoch=epoch, extra=extra)
         if stopping:
-            if progress:
-                print(f"stopped early: {history.stop_reason}")
             break
     model.eval()
     return history
+
+
+def _print_epoch(row: dict[str, Any], epochs: int, stop_reason: str | None) -> None:
+    msg = f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.3f}"
+    if "map50" in row:
+        msg += f", val mAP@0.5 {row['map50']:.3f}, mAP@[.5:.95] {row['map']:.3f}"
+    print(msg)
+    if stop_reason is not None:
+        print(f"stopped early: {stop_reason}")

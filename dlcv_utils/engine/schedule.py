@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["SCHEDULES", "lr_factor", "make_optimizer"]
+__all__ = ["SCHEDULES", "WarmupSchedule", "lr_factor", "make_optimizer"]
 
 SCHEDULES = ("cosine", "step", "constant")
 
@@ -69,7 +69,40 @@ def lr_factor(
     return gamma**passed
 
 
-# ----------------------------------------------------------------------------- helpers
+class WarmupSchedule:
+    """Sets an optimizer's learning rates to their base rates times :func:`lr_factor`.
+
+    Args:
+        optimizer: its current learning rates are the base (peak) rates.
+        total_iters: planned iterations of the run.
+        **kwargs: ``warmup_iters``, ``warmup_factor``, ``schedule``, ``milestones``, ``gamma``
+            of :func:`lr_factor` (``warmup_iters`` is capped at ``total_iters``).
+
+    Example:
+        >>> opt = torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1)
+        >>> sched = WarmupSchedule(opt, 100, warmup_iters=10, warmup_factor=0.1)
+        >>> sched.step_to(0); round(opt.param_groups[0]["lr"], 6)
+        0.01
+        >>> sched.step_to(10); opt.param_groups[0]["lr"]
+        0.1
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, total_iters: int, **kwargs) -> None:
+        kwargs["warmup_iters"] = min(kwargs.get("warmup_iters", 0), total_iters)
+        lr_factor(0, total_iters, **kwargs)  # validates the arguments now, not mid-run
+        self.optimizer = optimizer
+        self.total_iters = total_iters
+        self.kwargs = kwargs
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
+
+    def step_to(self, iteration: int) -> None:
+        """Set the learning rates for ``iteration`` (0-based)."""
+        factor = lr_factor(iteration, self.total_iters, **self.kwargs)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * factor
+
+
+# ----------------------------------------------------------------------------- optimizers
 def make_optimizer(
     model: nn.Module,
     name: str = "sgd",

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import os
 import pickle
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -30,11 +28,9 @@ __all__ = [
     "BACKBONES",
     "COCO_MODELS",
     "WeightsUnavailableError",
-    "bench_faster_rcnn",
     "build_faster_rcnn",
     "coco_weights_file",
     "load_pretrained_coco",
-    "make_shapes_loaders",
 ]
 
 BACKBONES = ("tiny", "mobilenet_v3", "resnet18")
@@ -319,94 +315,3 @@ def load_pretrained_coco(
             f"could not load the COCO weights for {model_name}: {exc}"
         ) from exc
     return model.eval(), list(weights.meta["categories"])
-
-
-# ----------------------------------------------------------------------------- benchmark
-def make_shapes_loaders(cfg, seed: int = 0):
-    """Train and val ``DataLoader`` s of the shapes data for lesson-05-style settings ``cfg``.
-
-    ``cfg`` needs ``n_train``, ``n_val``, ``image_size`` and ``batch_size``. Training batches
-    are shuffled by a generator seeded with ``seed``; training images are flipped
-    horizontally at random (boxes too) when ``cfg.hflip`` is true.
-    """
-    from dlcv_utils.datasets.shapes import ShapesDetection, collate_fn
-
-    transforms = _hflip if getattr(cfg, "hflip", False) else None
-    train = ShapesDetection(
-        "train", n=cfg.n_train, image_size=cfg.image_size, transforms=transforms
-    )
-    val = ShapesDetection("val", n=cfg.n_val, image_size=cfg.image_size)
-    g = torch.Generator().manual_seed(seed)
-    train_loader = torch.utils.data.DataLoader(
-        train, batch_size=cfg.batch_size, shuffle=True, collate_fn=collate_fn, generator=g
-    )
-    val_loader = torch.utils.data.DataLoader(
-        val, batch_size=cfg.batch_size, shuffle=False, collate_fn=collate_fn
-    )
-    return train_loader, val_loader
-
-
-def _hflip(image, target):
-    """Random horizontal flip of an image tensor and its boxes (torch global RNG)."""
-    if torch.rand(()) < 0.5:
-        w = image.shape[-1]
-        image = image.flip(-1)
-        target = dict(target)
-        boxes = torch.as_tensor(target["boxes"]).clone()
-        boxes[:, [0, 2]] = w - boxes[:, [2, 0]]
-        target["boxes"] = boxes
-        if "masks" in target:
-            target["masks"] = target["masks"].flip(-1)
-    return image, target
-
-
-def bench_faster_rcnn(device: str = "cpu", seed: int = 0, progress: bool = False) -> dict[str, Any]:
-    """Train lesson 05's Faster R-CNN with the lesson's settings and measure it.
-
-    Returns:
-        ``model`` (a name), ``train_s`` (training wall time, evaluation excluded), ``map50``
-        and ``map`` on the val split, ``infer_ms`` (model forward per val image).
-    """
-    from dlcv_utils.course.settings import lesson_settings, setup
-    from dlcv_utils.datasets.shapes import ShapesDetection
-    from dlcv_utils.engine import evaluate_detector, fit
-
-    dev = setup(seed=seed, device=device)
-    cfg = lesson_settings("05", dev)
-    train_loader, val_loader = make_shapes_loaders(cfg, seed=seed)
-    model = build_faster_rcnn(
-        len(ShapesDetection.classes),
-        backbone=cfg.backbone,
-        image_size=cfg.image_size,
-        width=cfg.width,
-        stride=cfg.stride,
-        anchor_sizes=cfg.anchor_sizes,
-        box_batch_size_per_image=cfg.box_batch_size_per_image,
-    )
-    for ds in (train_loader.dataset, val_loader.dataset):  # generate the images up front
-        for i in range(len(ds)):
-            ds.sample(i)
-    t0 = time.perf_counter()
-    history = fit(
-        model,
-        train_loader,
-        epochs=cfg.epochs,
-        optimizer=cfg.optimizer,
-        lr=cfg.lr,
-        device=dev,
-        warmup_iters=cfg.warmup_iters,
-        max_seconds=cfg.max_seconds,
-        seed=seed,
-        progress=progress,
-    )
-    train_s = time.perf_counter() - t0
-    metrics = evaluate_detector(model, val_loader, dev, class_names=ShapesDetection.classes)
-    return {
-        "model": f"Faster R-CNN ({cfg.backbone} backbone, {cfg.image_size}px)",
-        "train_s": train_s,
-        "map50": metrics["map50"],
-        "map": metrics["map"],
-        "infer_ms": 1000.0 * metrics["seconds_per_image"],
-        "iterations": history.iterations,
-        "stop_reason": history.stop_reason,
-    }

@@ -31,7 +31,6 @@ features); both use the same tiny backbone trained from scratch instead of an Im
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 import torch
@@ -47,13 +46,10 @@ __all__ = [
     "ProposalCache",
     "TwoStageDetector",
     "assign_proposals",
-    "bench_fast_rcnn",
-    "bench_rcnn",
     "context_pad",
     "fast_rcnn_loss",
     "sample_rois",
     "small_backbone",
-    "train_lesson04_model",
     "warp_regions",
 ]
 
@@ -507,113 +503,3 @@ class FastRCNN(TwoStageDetector):
         return roi_align(
             fmap, rois, self.roi_output_size, self.spatial_scale, sampling_ratio=2, aligned=True
         )
-
-
-# ----------------------------------------------------------------------------- lesson 04 recipe
-def train_lesson04_model(
-    kind: str, device="cpu", cfg=None, proposals: ProposalCache | None = None, progress=False
-):
-    """Build, train and evaluate lesson 04's ``"rcnn"`` or ``"fast_rcnn"`` with its settings.
-
-    Args:
-        kind: ``"rcnn"`` or ``"fast_rcnn"``.
-        device: ``"cpu"`` / ``"cuda"``.
-        cfg: ``lesson_settings("04", device)`` (default: looked up).
-        proposals: a shared :class:`ProposalCache` (default: a new one with the lesson's options).
-        progress: show tqdm bars.
-
-    Returns:
-        dict with ``model``, ``history``, ``metrics`` (of :func:`~dlcv_utils.engine.evaluate_detector`
-        on the val split), ``train_s`` and ``proposals``.
-    """
-    from torch.utils.data import DataLoader
-
-    from dlcv_utils.course.settings import lesson_settings, seed_everything
-    from dlcv_utils.datasets.shapes import ShapesDetection, collate_fn
-    from dlcv_utils.engine import evaluate_detector, fit
-
-    if kind not in ("rcnn", "fast_rcnn"):
-        raise ValueError(f"kind must be 'rcnn' or 'fast_rcnn', got {kind!r}")
-    cfg = cfg if cfg is not None else lesson_settings("04", device)
-    seed_everything(0)
-    train_ds = ShapesDetection("train", n=cfg.n_train, image_size=cfg.image_size)
-    val_ds = ShapesDetection("val", n=cfg.n_val, image_size=cfg.image_size)
-    train_loader = DataLoader(
-        train_ds, batch_size=cfg.batch_size, shuffle=True, collate_fn=collate_fn
-    )
-    val_loader = DataLoader(val_ds, batch_size=cfg.batch_size, collate_fn=collate_fn)
-    if proposals is None:
-        # one cache per selective-search setting, shared by bench_rcnn and bench_fast_rcnn
-        key = (cfg.ss_scale, cfg.ss_min_size, cfg.ss_min_box_size)
-        proposals = _SHARED_PROPOSALS.setdefault(key, lesson04_proposals(cfg))
-        proposals.precompute(img for img, _ in train_ds)
-        proposals.precompute(img for img, _ in val_ds)
-    num_classes = len(ShapesDetection.classes)
-    if kind == "rcnn":
-        model = RCNN(
-            num_classes,
-            proposals,
-            crop_size=cfg.crop_size,
-            context_padding=cfg.context_padding,
-            channels=cfg.channels,
-        )
-        epochs = cfg.epochs_rcnn
-    else:
-        model = FastRCNN(
-            num_classes, proposals, roi_output_size=cfg.roi_output_size, channels=cfg.channels
-        )
-        epochs = cfg.epochs_fast_rcnn
-    model.batch_size_per_image = cfg.rois_per_image
-    t0 = time.perf_counter()
-    history = fit(
-        model.to(device),
-        train_loader,
-        epochs=epochs,
-        optimizer="adamw",
-        lr=cfg.lr,
-        device=device,
-        warmup_iters=cfg.warmup_iters,
-        seed=0,
-        progress=progress,
-    )
-    train_s = time.perf_counter() - t0
-    metrics = evaluate_detector(model, val_loader, device, class_names=ShapesDetection.classes)
-    return {
-        "model": model,
-        "history": history,
-        "metrics": metrics,
-        "train_s": train_s,
-        "proposals": proposals,
-    }
-
-
-_SHARED_PROPOSALS: dict[tuple, ProposalCache] = {}
-
-
-def lesson04_proposals(cfg) -> ProposalCache:
-    """The selective search settings of lesson 04 in a fresh :class:`ProposalCache`."""
-    return ProposalCache(
-        scale=cfg.ss_scale, min_size=cfg.ss_min_size, min_box_size=cfg.ss_min_box_size
-    )
-
-
-def _bench(kind: str, name: str, device) -> dict:
-    out = train_lesson04_model(kind, device)
-    return {
-        "model": name,
-        "train_s": out["train_s"],
-        "map50": out["metrics"]["map50"],
-        "map": out["metrics"]["map"],
-        "infer_ms": 1000 * out["metrics"]["seconds_per_image"],
-        "proposal_ms": 1000 * out["proposals"].seconds / max(out["proposals"].computed, 1),
-    }
-
-
-def bench_rcnn(device="cpu") -> dict:
-    """Train + evaluate lesson 04's R-CNN; ``train_s``, ``map50``, ``map``, ``infer_ms`` (no proposals) and ``proposal_ms``."""
-    return _bench("rcnn", "R-CNN", device)
-
-
-def bench_fast_rcnn(device="cpu") -> dict:
-    """Train + evaluate lesson 04's Fast R-CNN; same keys as :func:`bench_rcnn`."""
-    return _bench("fast_rcnn", "Fast R-CNN", device)

@@ -45,7 +45,6 @@ __all__ = [
     "ROI_HEADS",
     "RPN_HEADS",
     "Registry",
-    "bench_config_detector",
     "build_detector",
     "config_to_str",
     "count_parameters",
@@ -821,62 +820,3 @@ def get_config(name: str) -> dict:
             f"unknown config {name!r}{_close(str(name), CONFIGS)}; available: {sorted(CONFIGS)}"
         )
     return copy.deepcopy(CONFIGS[name])
-
-
-# ----------------------------------------------------------------------------- benchmark
-
-
-def bench_config_detector(device: str = "cpu") -> dict:
-    """Train and evaluate lesson 06's config-built detector with the lesson's settings.
-
-    Builds ``LESSON_SETTINGS["06"]``'s config (the ResNet-18 + FPN Faster R-CNN), trains it on
-    the shapes train split with :func:`dlcv_utils.engine.fit` and evaluates it on the val split
-    (used by ``benchmarks/bench_detectors.py``; takes minutes, so no doctest).
-
-    Returns:
-        ``dict(model=..., train_s=..., map50=..., map=..., infer_ms=...)``: training wall time
-        in seconds, val mAP@0.5 and mAP@[.5:.95], and model forward time per image in ms.
-    """
-    import torch
-
-    from dlcv_utils.course.settings import lesson_settings, setup
-    from dlcv_utils.datasets.shapes import ShapesDetection, collate_fn
-    from dlcv_utils.engine import evaluate_detector, fit
-
-    dev = setup(seed=0, device=device)
-    cfg = lesson_settings("06", dev)
-    train_set = ShapesDetection("train", n=cfg.n_train, image_size=cfg.image_size)
-    val_set = ShapesDetection("val", n=cfg.n_val, image_size=cfg.image_size)
-    train_loader = torch.utils.data.DataLoader(
-        train_set,
-        batch_size=cfg.batch_size,
-        shuffle=True,
-        collate_fn=collate_fn,
-        generator=torch.Generator().manual_seed(0),
-    )
-    val_loader = torch.utils.data.DataLoader(val_set, batch_size=16, collate_fn=collate_fn)
-    model_cfg = get_config(cfg.config)
-    model_cfg["data_preprocessor"].update(min_size=cfg.image_size, max_size=cfg.image_size)
-    torch.manual_seed(0)
-    model = build_detector(model_cfg)
-    history = fit(
-        model,
-        train_loader,
-        epochs=cfg.epochs,
-        optimizer=cfg.optimizer,
-        lr=cfg.lr,
-        device=dev,
-        warmup_iters=cfg.warmup_iters,
-        grad_clip=10.0,
-        seed=0,
-        max_seconds=cfg.max_train_seconds,
-        progress=False,
-    )
-    metrics = evaluate_detector(model, val_loader, dev, class_names=ShapesDetection.classes)
-    return dict(
-        model=f"Faster R-CNN from config ({cfg.config})",
-        train_s=float(history.train_seconds),
-        map50=float(metrics["map50"]),
-        map=float(metrics["map"]),
-        infer_ms=1000.0 * float(metrics["seconds_per_image"]),
-    )

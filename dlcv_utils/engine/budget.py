@@ -1,0 +1,71 @@
+"""The training-time budget: a safety net on the wall time of a run (lesson 05).
+
+A :class:`TimeBudget` measures training time only: :meth:`TimeBudget.paused` excludes what
+happens inside it (evaluation). With ``time_aware=True`` a run too slow to finish inside
+``max_seconds`` follows the elapsed fraction of the budget instead of its iteration count, so
+its learning-rate warm-up and decay still complete when the time runs out; a run on pace to
+finish is not affected (and stays repeatable).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dlcv_utils.validation import check_int, check_number
+
+__all__ = ["TimeBudget"]
+
+
+class TimeBudget:
+    """Training time left for a run of ``total_iters`` iterations.
+
+    Args:
+        max_seconds: the budget in seconds, or ``None`` for no limit.
+        total_iters: the planned number of iterations.
+        time_aware: let the schedule follow the elapsed time when the run falls behind.
+
+    Example:
+        >>> budget = TimeBudget(None, total_iters=100)
+        >>> budget.exhausted(), budget.schedule_iteration(10)
+        (False, 10)
+    """
+
+    def __init__(self, max_seconds: float | None, total_iters: int, time_aware: bool = True):
+        if max_seconds is not None:
+            max_seconds = check_number(max_seconds, "max_seconds", low=0.0, low_open=True)
+        self.max_seconds = max_seconds
+        self.total_iters = check_int(total_iters, "total_iters", minimum=1)
+        self.time_aware = bool(time_aware)
+        self._start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Training seconds since the start, pauses excluded."""
+        return time.perf_counter() - self._start
+
+    def exhausted(self) -> bool:
+        """Whether the training time is over the budget."""
+        return self.max_seconds is not None and self.elapsed() > self.max_seconds
+
+    def schedule_iteration(self, iteration: int) -> int:
+        """The iteration the learning-rate schedule should use after ``iteration`` steps.
+
+        Example:
+            >>> budget = TimeBudget(10.0, total_iters=100)
+            >>> budget._start -= 5.0  # pretend 5 of the 10 seconds are gone after 20 steps
+            >>> budget.schedule_iteration(20)  # behind: half the time, so half the schedule
+            50
+        """
+        if self.max_seconds is None or not self.time_aware:
+            return iteration
+        return max(iteration, int(self.total_iters * self.elapsed() / self.max_seconds))
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Time spent inside the ``with`` block does not count against the budget."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._start += time.perf_counter() - t0
