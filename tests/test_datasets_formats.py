@@ -430,7 +430,11 @@ def test_write_dataset_reports_losses(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"fmt": "csv"}, ValueError, r"fmt must be one of \('voc', 'coco', 'yolo'\), got 'csv'"),
+        (
+            {"fmt": "csv"},
+            ValueError,
+            r"fmt must be one of \('voc', 'coco', 'yolo', 'openimages'\), got 'csv'",
+        ),
         ({"classes": []}, ValueError, "classes must be a non-empty list of unique names"),
         ({"split": "../x"}, ValueError, "split must be a plain name"),
         ({"images": []}, ValueError, "got 0 images for 2 records"),

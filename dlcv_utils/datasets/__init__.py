@@ -32,6 +32,7 @@ from dlcv_utils.datasets.masks import (
     segmentation_bbox,
     segmentation_to_mask,
 )
+from dlcv_utils.datasets.openimages import read_openimages, write_openimages
 from dlcv_utils.datasets.records import ImageAnn, ObjectAnn
 from dlcv_utils.datasets.validate import (
     DatasetValidationError,
@@ -87,6 +88,7 @@ __all__ = [
     "read_coco",
     "read_data_yaml",
     "read_dataset",
+    "read_openimages",
     "read_voc",
     "read_yolo",
     "safe_extract",
@@ -97,6 +99,7 @@ __all__ = [
     "write_coco",
     "write_data_yaml",
     "write_dataset",
+    "write_openimages",
     "write_voc",
     "write_yolo",
 ]

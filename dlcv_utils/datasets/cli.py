@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         'yolo'
     """
     p = argparse.ArgumentParser(
-        prog="dlcv-data", description="Dataset tools of the dlcv course (VOC/COCO/YOLO)."
+        prog="dlcv-data",
+        description="Dataset tools of the dlcv course (VOC/COCO/YOLO/Open Images).",
     )
     sub = p.add_subparsers(dest="command", required=True)
 

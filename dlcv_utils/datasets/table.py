@@ -6,7 +6,7 @@ which annotation files a split is written as, and how to validate one file or a 
 
 Example:
     >>> sorted(FORMATS)
-    ['coco', 'voc', 'yolo']
+    ['coco', 'openimages', 'voc', 'yolo']
     >>> FORMATS["voc"].image_dir("d", "train").as_posix()
     'd/JPEGImages'
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dlcv_utils.datasets import _validators, coco, voc, yolo
+from dlcv_utils.datasets import _validators, coco, openimages, voc, yolo
 
 __all__ = ["FORMATS", "FORMAT_NAMES", "FormatSpec", "check_fmt"]
 
@@ -28,7 +28,7 @@ class FormatSpec:
     """What the generic code needs to know about one format.
 
     Attributes:
-        name: ``"voc"``, ``"coco"`` or ``"yolo"``.
+        name: ``"voc"``, ``"coco"``, ``"yolo"`` or ``"openimages"``.
         image_dir: ``(root, split) -> Path`` of the split's image folder.
         annotation_path: ``(root, split, file_name) -> Path`` of an image's annotation file
             (COCO: the split's JSON).
@@ -88,6 +88,17 @@ FORMATS: dict[str, FormatSpec] = {
         _validators.validate_yolo_dir,
         "images/{split}",
     ),
+    "openimages": FormatSpec(
+        "openimages",
+        openimages.image_dir,
+        openimages.annotation_path,
+        openimages.find_splits,
+        openimages.read_split,
+        openimages.split_files,
+        openimages.validate_openimages_file,
+        openimages.validate_openimages_dir,
+        "{split}",
+    ),
 }
 FORMAT_NAMES: tuple[str, ...] = tuple(FORMATS)
 
@@ -101,7 +112,7 @@ def check_fmt(fmt, name: str = "fmt") -> FormatSpec:
         >>> check_fmt("kitti")
         Traceback (most recent call last):
         ...
-        ValueError: fmt must be one of ('voc', 'coco', 'yolo'), got 'kitti'
+        ValueError: fmt must be one of ('voc', 'coco', 'yolo', 'openimages'), got 'kitti'
     """
     if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
         raise ValueError(f"{name} must be one of {FORMAT_NAMES}, got {fmt!r}")
