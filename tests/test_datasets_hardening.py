@@ -305,7 +305,8 @@ def test_safe_extract_truncated_tar_and_self_colliding_members(tmp_path):
         ({"size": [6, 8], "counts": [40, 9]}, "add up to 49, expected"),
         ({"size": [6, 8], "counts": [-1, 49]}, "negative run length"),
         ({"size": [60, 80], "counts": [4800]}, "differs from the image's"),
-        ({"size": [6, 8], "counts": "PPPPPPPP0"}, "add up to"),
+        ({"size": [6, 8], "counts": "PPPPPPPPPPPPPPP0"}, "too large for a mask"),
+        ({"size": [6, 8], "counts": "05"}, "add up to 5, expected"),
         ({"size": [6, 8], "counts": "\x7f"}, "invalid character"),
     ],
 )

@@ -494,6 +494,6 @@ def test_guard_segm_inputs():
     gt, dets = _segm_case(0)
     dets[0]["segmentation"] = 17
     with pytest.raises(
-        ValueError, match=r"detections\[0\] segmentation must be polygons or an RLE"
+        ValueError, match=r"detections\[0\] segmentation: must be a polygon list or an RLE"
     ):
         coco_evaluate(gt, dets, "segm")

@@ -53,11 +53,21 @@ def select_lessons(requested: list[str], available: dict[str, Path]) -> list[str
     """
     if not requested:
         return list(available)
+    import re
+
     chosen = []
     for item in requested:
-        key = item[:2] if item[:2].isdigit() else item.zfill(2)
-        if item.isdigit():
-            key = item.zfill(2)
+        m = re.fullmatch(r"(\d{1,2})(?:_(\w+))?", str(item))
+        if m is None or (m.group(2) is not None and len(m.group(1)) != 2):
+            raise ValueError(
+                f"lesson {item!r} is not a lesson number like 5 or 05, or a name like "
+                f"05_faster_rcnn; available lessons: {', '.join(available)}"
+            )
+        key = m.group(1).zfill(2)
+        name = m.group(2)
+        stem = Path(str(available.get(key, ""))).stem
+        if key in available and name and stem[2:3] == "_" and not stem[3:].startswith(name):
+            raise ValueError(f"lesson {item!r} not found; lesson {key} is {stem}")
         if key not in available:
             raise ValueError(
                 f"lesson {item!r} not found; available lessons: {', '.join(available)}"
@@ -161,10 +171,16 @@ def execute_notebook(
         ``(notebook, failed_cell_index or None, error_text)``.
     """
     import nbformat
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from tqdm.auto import tqdm
 
-    nb = nbformat.read(path, as_version=4)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as err:  # NotJSONError, a JSON/validation error, bad encoding...
+        raise ValueError(
+            f"{path}: not a readable notebook ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:200]})"
+        ) from None
     kernel_env = dict(os.environ)
     kernel_env.update(env or {})
     client = _notebook_client_class()(
@@ -182,18 +198,23 @@ def execute_notebook(
     failed, error = None, ""
     bar_options = {} if progress else {"disable": True}  # never override $TQDM_DISABLE
     bar = tqdm(total=len(code_cells), desc=Path(path).stem, unit="cell", **bar_options)
-    with client.setup_kernel(env=kernel_env, cwd=str(cwd or Path(path).parent)):
-        for count, (index, cell) in enumerate(code_cells, start=1):
-            try:
-                client.execute_cell(cell, index, execution_count=count)
-            except CellExecutionError:
-                failed, error = index, _error_text(cell.outputs)
-                break
-            except CellTimeoutError:
-                failed, error = index, f"timed out after {timeout} s"
-                break
-            finally:
-                bar.update(1)
+    index = code_cells[0][0] if code_cells else 0
+    try:
+        with client.setup_kernel(env=kernel_env, cwd=str(cwd or Path(path).parent)):
+            for count, (index, cell) in enumerate(code_cells, start=1):
+                try:
+                    client.execute_cell(cell, index, execution_count=count)
+                except CellExecutionError:
+                    failed, error = index, _error_text(cell.outputs)
+                    break
+                except CellTimeoutError:
+                    failed, error = index, f"timed out after {timeout} s"
+                    break
+                finally:
+                    bar.update(1)
+    except DeadKernelError:
+        failed = index
+        error = "the kernel died (killed for lack of memory, or a crash in native code)"
     bar.close()
     if out_path is not None:
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
@@ -222,6 +243,13 @@ def run_lessons(
     dev = (
         device or os.environ.get("DLCV_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
     )
+    if dev not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {dev!r}")
+    if dev == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "device 'cuda' was asked for (--device or $DLCV_DEVICE) but torch sees no CUDA GPU; "
+            "use --device cpu"
+        )
     build_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for lesson in lessons:
@@ -231,9 +259,12 @@ def run_lessons(
             report = Path(tmp) / "report.jsonl"
             env = {"DLCV_DEVICE": dev, "DLCV_REPORT": str(report), "TQDM_DISABLE": "1"}
             start = time.perf_counter()
-            nb, failed, error = execute_notebook(
-                path, build_dir / path.name, env=env, progress=progress, cwd=path.parent
-            )
+            try:
+                nb, failed, error = execute_notebook(
+                    path, build_dir / path.name, env=env, progress=progress, cwd=path.parent
+                )
+            except Exception as err:  # a broken notebook or kernel: report it, run the rest
+                nb, failed, error = None, "-", f"{type(err).__name__}: {err}"
             result.seconds = time.perf_counter() - start
             if report.exists():
                 result.figures = [json.loads(line) for line in report.read_text().splitlines()]
@@ -241,8 +272,8 @@ def run_lessons(
             result.status = "ok"
         else:
             result.status = "FAILED"
-            result.error = f"cell {failed}: {error}"
-        if html:
+            result.error = error if failed == "-" else f"cell {failed}: {error}"
+        if html and nb is not None:
             _write_html(nb, build_dir / (path.stem + ".html"))
         results.append(result)
     return results
@@ -284,7 +315,10 @@ def main(argv: list[str] | None = None) -> int:
         chosen = select_lessons(args.lessons, available)
     except ValueError as exc:
         parser.error(str(exc))
-    results = run_lessons(chosen, available, args.build_dir, args.device, html=not args.no_html)
+    try:
+        results = run_lessons(chosen, available, args.build_dir, args.device, html=not args.no_html)
+    except ValueError as exc:  # e.g. --device cuda without a GPU: before any lesson runs
+        parser.error(str(exc))
     print(format_table(results))
     return 0 if all(r.status == "ok" for r in results) else 1
 

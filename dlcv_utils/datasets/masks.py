@@ -150,7 +150,10 @@ def check_segmentation(segmentation, height: int, width: int, where: str = "segm
             )
         counts = segmentation["counts"]
         if isinstance(counts, str | bytes):
-            runs = rle_counts(counts)
+            try:
+                runs = rle_counts(counts)
+            except ValueError as err:
+                raise ValueError(f"{where}: {err}") from None
         else:
             runs = _int_list(counts, f"{where}: RLE counts")
         if any(r < 0 for r in runs):

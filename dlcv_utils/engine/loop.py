@@ -51,6 +51,18 @@ def _finite_losses(loss_dict, iteration: int, epoch: int) -> dict[str, float]:
             "in train mode model(images, targets) must return a non-empty dict of losses, "
             f"got {type(loss_dict).__name__}"
         )
+    for k, v in loss_dict.items():
+        if not isinstance(v, torch.Tensor) or not v.is_floating_point():
+            raise TypeError(
+                f"loss term {k!r} must be a floating-point torch tensor that backward() can "
+                f"use, got {type(v).__name__ if not isinstance(v, torch.Tensor) else v.dtype} "
+                f"at iteration {iteration} (epoch {epoch})"
+            )
+        if v.numel() != 1:
+            raise ValueError(
+                f"loss term {k!r} must be a scalar, got shape {tuple(v.shape)} at iteration "
+                f"{iteration} (epoch {epoch}); reduce it, e.g. with .mean() or .sum()"
+            )
     values = {k: float(v.detach()) for k, v in loss_dict.items()}
     bad = [k for k, v in values.items() if not math.isfinite(v)]
     if bad:

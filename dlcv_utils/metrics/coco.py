@@ -85,8 +85,17 @@ _PAIR_CHUNK = 1 << 18  # (detection, ground truth) pairs per IoU chunk (bounds m
 # ----------------------------------------------------------------------------- input parsing
 def _load(obj, name: str, kind: type):
     if isinstance(obj, (str, os.PathLike)):
-        with open(obj) as f:
-            obj = json.load(f)
+        path = obj
+        try:
+            with open(path, encoding="utf-8") as f:
+                obj = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f"{name}: {path}: malformed JSON at line {err.lineno}, column {err.colno}: "
+                f"{err.msg}"
+            ) from None
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{name}: {path}: not UTF-8 text (byte {err.start})") from None
     if not isinstance(obj, kind):
         raise TypeError(
             f"{name} must be a {kind.__name__} (or a path to a JSON file holding one), "
@@ -107,9 +116,17 @@ def _field(records: list, key: str, where: str) -> list:
         raise
 
 
+def _no_bools(values: list, what: str, kind: str) -> None:
+    """``True`` is not the id / score 1: numpy would silently mix it into an int array."""
+    for i, v in enumerate(values):
+        if isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{what} must be {kind}, got {v!r} at index {i}")
+
+
 def _int_array(values: list, what: str) -> np.ndarray:
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
+    _no_bools(values, what, "integers")
     arr = np.asarray(values)
     if arr.ndim != 1 or arr.dtype.kind not in "iu":
         bad = next(
@@ -123,6 +140,7 @@ def _int_array(values: list, what: str) -> np.ndarray:
 def _float_array(values: list, what: str) -> np.ndarray:
     if len(values) == 0:
         return np.zeros(0, dtype=np.float64)
+    _no_bools(values, what, "numbers")
     arr = np.asarray(values)
     if arr.ndim != 1 or arr.dtype.kind not in "iuf":
         bad = next(
@@ -237,7 +255,7 @@ def _parse_gt(coco_gt: dict, iou_type: str) -> dict[str, Any]:
         for im in images:
             if "height" not in im or "width" not in im:
                 raise ValueError(f"coco_gt['images'] entry {im.get('id')} needs height and width")
-            hw[int(im["id"])] = (im["height"], im["width"])
+            hw[int(im["id"])] = _image_hw(im)
         rles = []
         for i, a in enumerate(anns):
             if "segmentation" not in a:
@@ -252,7 +270,23 @@ def _parse_gt(coco_gt: dict, iou_type: str) -> dict[str, Any]:
     return out
 
 
+def _image_hw(im: dict) -> tuple[int, int]:
+    h, w = im["height"], im["width"]
+    for name, v in (("height", h), ("width", w)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+            raise ValueError(
+                f"coco_gt['images'] entry {im.get('id')}: {name} must be a positive integer, "
+                f"got {v!r}"
+            )
+    return int(h), int(w)
+
+
 def _to_rle(segm, h, w, mask_utils):
+    # pycocotools crashes the interpreter, or runs out of memory, on NaN/huge polygon
+    # coordinates and on RLE counts that do not add up to h * w: check first
+    from dlcv_utils.datasets.masks import check_segmentation
+
+    check_segmentation(segm, h, w, "segmentation")
     if isinstance(segm, list):
         return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
     if isinstance(segm, dict) and isinstance(segm.get("counts"), list):
@@ -286,22 +320,19 @@ def _parse_dt(dets: list, gt: dict[str, Any], iou_type: str) -> dict[str, Any]:
         segs = _field(dets, "segmentation", where)
         rles = []
         for i, s in enumerate(segs):
-            if isinstance(s, dict) and isinstance(s.get("counts"), (str, bytes)):
-                rles.append(s)
-            else:  # polygons or an uncompressed RLE need the image size
-                h, w = gt["hw"][int(gt["img_table"][d_img[i]])]
-                try:
-                    rles.append(_to_rle(s, h, w, mask_utils))
-                except Exception as exc:
-                    raise ValueError(
-                        f"{where}[{i}] segmentation must be polygons or an RLE dict, got {s!r}"
-                    ) from exc
+            h, w = gt["hw"][int(gt["img_table"][d_img[i]])]
+            try:
+                rles.append(_to_rle(s, h, w, mask_utils))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{where}[{i}] {exc}") from None
         out["rle"] = rles
         if dets and "bbox" in dets[0] and dets[0]["bbox"] != []:
             box = _bbox_array(_field(dets, "bbox", where), f"{where} bbox")
             out["area"] = box[:, 2] * box[:, 3]  # pycocotools' loadRes takes the bbox branch
         else:
-            out["area"] = np.asarray(mask_utils.area(rles), dtype=np.float64).reshape(-1)
+            # one at a time, as pycocotools' loadRes does: mask.area on a list of 256 or more
+            # RLEs overflows a uint8 inside pycocotools
+            out["area"] = np.array([float(mask_utils.area(r)) for r in rles], dtype=np.float64)
     return out
 
 

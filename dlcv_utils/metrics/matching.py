@@ -55,6 +55,10 @@ def box_iou_numpy(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
         >>> box_iou_numpy(np.array([[0.0, 0, 2, 2]]), np.array([[1.0, 0, 3, 2]])).tolist()
         [[0.3333333333333333]]
     """
+    s = max(np.abs(boxes1).max(initial=0.0), np.abs(boxes2).max(initial=0.0))
+    if s > 2.0**500 or 0.0 < s < 2.0**-500:  # areas would overflow / underflow: IoU is a ratio,
+        scale = 2.0 ** -int(np.frexp(s)[1])  # unchanged by an exact power-of-two scale
+        boxes1, boxes2 = boxes1 * scale, boxes2 * scale
     w = np.minimum(boxes1[:, None, 2], boxes2[None, :, 2]) - np.maximum(
         boxes1[:, None, 0], boxes2[None, :, 0]
     )
@@ -135,7 +139,7 @@ def match_detections(
     best_iou = ious[np.arange(n), best]
     detected = np.zeros(len(gt_boxes), dtype=bool)
     for rank in range(n):
-        if best_iou[rank] < iou_threshold or best_iou[rank] <= 0:
+        if not best_iou[rank] >= iou_threshold or best_iou[rank] <= 0:  # NaN never matches
             continue  # no overlap at all is never a match, even at threshold 0
         g = best[rank]
         if difficult[g]:

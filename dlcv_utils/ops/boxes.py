@@ -14,6 +14,8 @@ Taught in lesson 01 (IoU); reused by every later lesson.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -42,6 +44,8 @@ def _as_float_tensor(boxes, name: str) -> tuple[torch.Tensor, bool]:
     """Validate ``boxes`` as ``[N, 4]`` and return ``(float tensor, came_from_numpy)``."""
     if isinstance(boxes, np.ndarray):
         is_numpy = True
+        if np.issubdtype(boxes.dtype, np.complexfloating):
+            raise TypeError(f"{name} must be real, got dtype {boxes.dtype}")
         if boxes.dtype == object or not (
             np.issubdtype(boxes.dtype, np.number) or boxes.dtype == bool
         ):
@@ -215,6 +219,22 @@ def _inter_union(t1: torch.Tensor, t2: torch.Tensor):
     return inter, union
 
 
+def _unit_scaled(t1: torch.Tensor, t2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Divide both box sets by one power of two when their coordinates are so large (or small)
+    that areas would overflow to inf (or underflow to 0): IoU and GIoU are ratios, unchanged
+    by a common scale, and a power-of-two scale is exact. Ordinary boxes are left as they are,
+    so the numbers stay exactly torchvision's."""
+    if not (t1.numel() or t2.numel()):
+        return t1, t2
+    s = max(
+        float(t1.abs().max()) if t1.numel() else 0.0, float(t2.abs().max()) if t2.numel() else 0.0
+    )
+    if s == 0.0 or 2.0**-60 <= s <= 2.0**60:
+        return t1, t2
+    scale = 2.0 ** -math.frexp(s)[1]  # max |coordinate| becomes [0.5, 1)
+    return t1 * scale, t2 * scale
+
+
 def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
     # 0 / 0 (two degenerate boxes) is defined as 0, never NaN
     positive = den > 0
@@ -269,6 +289,7 @@ def box_iou(boxes1: Boxes, boxes2: Boxes) -> Boxes:
         tensor([[0.1429, 0.0000]])
     """
     t1, t2, is_numpy = _pairwise(boxes1, boxes2)
+    t1, t2 = _unit_scaled(t1, t2)
     inter, union = _inter_union(t1, t2)
     return _back(_safe_div(inter, union), is_numpy)
 
@@ -293,6 +314,7 @@ def generalized_box_iou(boxes1: Boxes, boxes2: Boxes) -> Boxes:
         array([[-0.3333]])
     """
     t1, t2, is_numpy = _pairwise(boxes1, boxes2)
+    t1, t2 = _unit_scaled(t1, t2)
     inter, union = _inter_union(t1, t2)
     iou = _safe_div(inter, union)
     lt = torch.minimum(t1[:, None, :2], t2[None, :, :2])  # [N,M,2]

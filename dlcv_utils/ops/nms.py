@@ -33,11 +33,15 @@ __all__ = ["batched_nms", "nms", "soft_nms"]
 
 def _as_scores(scores, n: int, name: str, like: torch.Tensor) -> torch.Tensor:
     if isinstance(scores, np.ndarray):
-        if not np.issubdtype(scores.dtype, np.number):
-            raise TypeError(f"{name} must hold numbers, got dtype {scores.dtype}")
+        if not np.issubdtype(scores.dtype, np.number) or np.issubdtype(
+            scores.dtype, np.complexfloating
+        ):
+            raise TypeError(f"{name} must hold real numbers, got dtype {scores.dtype}")
         tensor = _from_numpy(scores)
     elif isinstance(scores, torch.Tensor):
         tensor = scores
+        if tensor.dtype == torch.bool or tensor.is_complex():  # same rule as for numpy
+            raise TypeError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
     else:
         raise TypeError(
             f"{name} must be a numpy.ndarray or torch.Tensor, got {type(scores).__name__}"
@@ -167,12 +171,14 @@ def batched_nms(boxes, scores, labels, iou_threshold: float, score_threshold: fl
         labels, (np.ndarray, torch.Tensor)
     ):
         raise TypeError(f"labels must be the same array type as boxes, got {type(labels).__name__}")
+    if is_numpy and not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
     label_t = _from_numpy(labels) if is_numpy else labels
     if label_t.ndim != 1 or label_t.shape[0] != tensor.shape[0]:
         raise ValueError(
             f"labels must have shape [{tensor.shape[0]}] to match boxes, got {tuple(label_t.shape)}"
         )
-    if label_t.is_floating_point() or label_t.dtype == torch.bool:
+    if label_t.is_floating_point() or label_t.is_complex() or label_t.dtype == torch.bool:
         raise TypeError(f"labels must be integers, got dtype {label_t.dtype}")
     label_t = label_t.to(tensor.device)
     keep_mask = torch.zeros(tensor.shape[0], dtype=torch.bool, device=tensor.device)
@@ -244,7 +250,7 @@ def soft_nms(
         masked = torch.where(alive, current, torch.full_like(current, -math.inf))
         i = int(torch.argmax(masked))  # first index among equal maxima
         keep.append(i)
-        kept_scores.append(current[i])
+        kept_scores.append(current[i].clone())  # a view would keep all of `current` alive
         alive[i] = False
         w = (torch.minimum(x2[i], x2) - torch.maximum(x1[i], x1)).clamp(min=0)
         h = (torch.minimum(y2[i], y2) - torch.maximum(y1[i], y1)).clamp(min=0)
