@@ -327,6 +327,87 @@ for fmt in ("voc", "coco", "yolo"):
 print("\n".join(lines))
 
 # %% [markdown]
+# **The same image in Open Images' CSV.** Open Images (V6, V7) annotates 600 *boxable* classes
+# and ships one box CSV per split with one row per box (section 6 explains every column):
+# `ImageID, Source, LabelName, Confidence, XMin, XMax, YMin, YMax` and five flags. Three things
+# differ from the formats above:
+#
+# * the coordinates are fractions of the image width and height, in the order
+#   `XMin, XMax, YMin, YMax`, and the CSV has **no image size**: a reader opens each image
+#   file's header (`PIL.Image.open(path).size` reads the size without decoding the pixels);
+# * `LabelName` is a machine id (MID) such as `/m/01g317`; a separate **class-description
+#   table** (클래스 설명 표), `class-descriptions-boxable.csv`, maps each MID to a display name
+#   (`/m/01g317,Person`); the official table lists the 600 boxable classes, without a header;
+# * each box has five flags, `1` (yes), `0` (no) or `-1` (unknown): `IsOccluded`,
+#   `IsTruncated`, `IsGroupOf` (one box around several objects of the class, like COCO's
+#   `iscrowd`), `IsDepiction` (a drawing or a toy of the object, not the object itself) and
+#   `IsInside` (the picture was taken from inside the object, e.g. inside a car).
+#
+# `dlcv_utils.datasets` knows this layout as the format `"openimages"`:
+# `root/<split>/<ImageID>.jpg`, `root/<split>-annotations-bbox.csv` and
+# `root/class-descriptions-boxable.csv`, as in the official downloads. Our records keep
+# `IsTruncated` (as `truncated`) and `IsGroupOf` (as `iscrowd`); the writer puts `-1` (unknown)
+# in the three flags the records do not have, and gives our shape names, which are not Open
+# Images classes, made-up MIDs `/dlcv/0`, `/dlcv/1`, .... `convert` copies the images and lists
+# in its report what the target cannot hold:
+
+# %%
+from dlcv_utils.datasets import convert
+
+oi_root = Path(tempfile.mkdtemp()) / "openimages"
+report = convert(shapes_root / "voc", oi_root, "voc", "openimages", splits=["train"])
+print(report.summary(), "| dropped:", report.losses)
+print("files:", sorted(p.name for p in oi_root.iterdir()))
+print("\n=== Open Images (one CSV per split: a row per box, fractions of the image size) ===")
+oi_lines = (oi_root / "train-annotations-bbox.csv").read_text().splitlines()
+print(oi_lines[0])
+print("\n".join([line for line in oi_lines if line.startswith(f"{stem},")][:2]))
+print("class-descriptions-boxable.csv:",
+      (oi_root / "class-descriptions-boxable.csv").read_text().replace("\n", " | "))  # fmt: skip
+
+image_id, _, mid, _, *fractions = oi_lines[1].split(",")[:8]
+x_min, x_max, y_min, y_max = (float(v) for v in fractions)
+from_oi = (x_min * W, y_min * H, x_max * W, y_max * H)  # note the order X, X, Y, Y
+print(f"\nfrom Open Images: {image_id} {mid} {tuple(round(v, 4) for v in from_oi)}")
+print(f"in memory       : {truth.bbox}")
+np.testing.assert_allclose(from_oi, truth.bbox, atol=1e-6)  # 10 decimals of a fraction
+
+# %% [markdown]
+# Finally the four readers side by side: each panel is the same training image, loaded from
+# that format's folder, with the boxes and class names its reader returned, drawn by
+# `dlcv_utils.viz.plotting.show_image`. The boxes must agree to within the rounding of the
+# text (YOLO writes 6 decimals of a fraction, Open Images 10).
+
+# %%
+from dlcv_utils.datasets.layout import image_path
+from dlcv_utils.viz.plotting import show_image
+
+four_roots = {
+    "voc": shapes_root / "voc",
+    "coco": shapes_root / "coco",
+    "yolo": shapes_root / "yolo",
+    "openimages": oi_root,
+}
+decoded = {}
+fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
+for ax, (fmt, root) in zip(axes, four_roots.items()):
+    records, classes = read_dataset(root, fmt, "train")
+    rec = next(r for r in records if r.file_name == f"{stem}.jpg")
+    boxes = np.array([o.bbox for o in rec.objects])
+    show_image(read_image_rgb(image_path(root, fmt, "train", rec.file_name)), boxes=boxes,
+               labels=[classes.index(o.label) for o in rec.objects], class_names=classes,
+               ax=ax, title=f"{fmt}: {len(boxes)} boxes")  # fmt: skip
+    decoded[fmt] = (boxes, [o.label for o in rec.objects])
+plt.tight_layout()
+plt.show()
+ref_boxes, ref_labels = decoded["voc"]
+for fmt, (boxes, labels) in decoded.items():
+    print(f"{fmt:10s} labels equal: {labels == ref_labels}   "
+          f"max |box - VOC box| = {np.abs(boxes - ref_boxes).max():.1e} px")  # fmt: skip
+    assert labels == ref_labels
+    np.testing.assert_allclose(boxes, ref_boxes, atol=1e-3)
+
+# %% [markdown]
 # ## 4. Pixel pitfalls: float boxes, integer pixels, `area`
 #
 # A box is a rectangle in a *continuous* plane whose pixel `(i, j)` is the unit square
@@ -478,6 +559,27 @@ for rec in records_oi.values():
         print(f"{rec.file_name:12s} {got.label:6s} CSV -> {tuple(round(v, 1) for v in got.bbox)}"
               f"   hand-drawn {want.bbox}")  # fmt: skip
         np.testing.assert_allclose(got.bbox, want.bbox, atol=0.01)
+
+# %% [markdown]
+# The library's reader `read_openimages` decodes the same CSV, reading each image's size from
+# its file header and checking every row (numbers, `0 <= XMin < XMax <= 1`, flags in
+# `{1, 0, -1}`, known MIDs, safe `ImageID`s). It agrees with the decoder above. (`warn=False`:
+# the records have no field for the spoon's `IsOccluded=1`, which the reader would otherwise
+# report as dropped.)
+
+# %%
+from dlcv_utils.datasets import read_openimages
+
+oi_dir = Path(tempfile.mkdtemp())
+(oi_dir / "boxes.csv").write_text(oi_csv)
+library_records, _ = read_openimages(oi_dir / "boxes.csv", photos_dir() / "coco" / "images" / "val",
+                                     mid_to_name, warn=False)  # fmt: skip
+for rec in library_records:
+    hand = records_oi[rec.file_name[:-4]]
+    np.testing.assert_allclose([o.bbox for o in rec.objects], [o.bbox for o in hand.objects],
+                               atol=1e-6)  # fmt: skip
+    print(f"{rec.file_name:12s} {rec.width}x{rec.height} {[o.label for o in rec.objects]}: "
+          "same boxes as the hand decoder")  # fmt: skip
 
 # %% [markdown]
 # ## 7. Dataset statistics (데이터셋 통계)
@@ -658,6 +760,7 @@ plt.show()
 # | instance masks | 인스턴스 마스크 | 2. Drawing boxes, labels and masks with OpenCV |
 # | annotation | 어노테이션 | 3. One image, three annotation formats |
 # | object category | 객체 카테고리 | 3. One image, three annotation formats |
+# | class-description table | 클래스 설명 표 | 3. One image, three annotation formats |
 # | dataset statistics | 데이터셋 통계 | 7. Dataset statistics |
 # | aspect ratio | 종횡비 | 7. Dataset statistics |
 # | video in and out | 동영상 읽기/쓰기 | 8. Video in and out with OpenCV |
