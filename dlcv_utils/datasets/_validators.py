@@ -114,7 +114,8 @@ def _fmt_box(box) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def validate_voc_file(path: Path, report, repair, image_dir=None, classes=None):
+def validate_voc_file(path: Path, report, repair, image_dir=None, classes=None, num_classes=None):
+    """Check one VOC XML (``num_classes`` is unused: VOC names its classes)."""
     col = _Collector(report, path, repair)
     report.files_checked += 1
     try:
@@ -235,7 +236,8 @@ def validate_voc_dir(root: Path, split, report, repair, check_images):
 # --------------------------------------------------------------------------------------------
 
 
-def validate_coco_file(path: Path, report, repair, image_dir=None):
+def validate_coco_file(path: Path, report, repair, image_dir=None, num_classes=None):
+    """Check one COCO JSON (``num_classes`` is unused: COCO lists its categories)."""
     col = _Collector(report, path, repair)
     report.files_checked += 1
     try:
@@ -432,7 +434,9 @@ def _yolo_polygon(col, where, cls, vals, line):
     return f"{cls} " + " ".join(line.split()[1:]) if isinstance(cls, int) else line
 
 
-def validate_yolo_file(path: Path, report, repair, nc=None):
+def validate_yolo_file(path: Path, report, repair, num_classes=None):
+    """Check one YOLO label file; class ids must be below ``num_classes`` when given."""
+    nc = num_classes
     col = _Collector(report, path, repair)
     report.files_checked += 1
     if not path.is_file():

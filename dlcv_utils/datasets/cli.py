@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             out = build_shapes(root=args.out)
             print(out if out is not None else args.out)
             return 0
-    except (ValueError, OSError, RuntimeError) as err:
+    except (ValueError, TypeError, OSError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stdout)
         return 1
     return 1  # pragma: no cover - argparse requires a command

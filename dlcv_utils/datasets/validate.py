@@ -71,10 +71,8 @@ def validate(
     if path.is_dir():
         spec.validate_dir(path, split, report, repair, check_images)
     elif path.is_file():
-        if spec.name == "yolo":
-            spec.validate_file(path, report, repair, num_classes)
-        else:
-            spec.validate_file(path, report, repair)
+        extra = {} if num_classes is None else {"num_classes": num_classes}
+        spec.validate_file(path, report, repair, **extra)
     else:
         raise FileNotFoundError(f"path: no such file or folder: {path}")
     if strict and report.problems:
