@@ -272,6 +272,26 @@ def test_read_losses_are_warned(tmp_path):
         )  # fmt: skip
 
 
+def test_convert_reports_what_the_records_cannot_hold(tmp_path):
+    rows = [
+        "img1,xclick,/m/01g317,1,0.1,0.5,0.2,0.9,1,0,0,0,0",  # IsOccluded=1
+        "img1,xclick,/m/0k4j,1,0.1,0.5,0.2,0.9,0,0,-1,0,1",  # unknown group, IsInside=1
+    ]
+    root = _oi_root(tmp_path, rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warn=False: reported, not warned
+        rep = convert(root, tmp_path / "voc", "openimages", "voc", warn=False)
+    assert rep.losses == [
+        "train-annotations-bbox.csv line 2: records cannot hold IsOccluded=1 (dropped)",
+        "train-annotations-bbox.csv line 3: records cannot hold IsInside=1 (dropped)",
+        "train-annotations-bbox.csv line 3: IsGroupOf=-1 (unknown) read as iscrowd=False",
+    ]
+    with pytest.warns(FormatLossWarning, match="COCO cannot hold everything: 3 field"):
+        convert(root, tmp_path / "coco", "openimages", "coco")
+    assert data_cli(["convert", "--from", "openimages", "--to", "yolo", str(root),
+                     str(tmp_path / "yolo")]) == 0  # fmt: skip
+
+
 def _voc_source(tmp_path: Path) -> tuple[Path, list[ImageAnn]]:
     recs = [
         ImageAnn("a.jpg", W, H, [

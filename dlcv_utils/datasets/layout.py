@@ -7,6 +7,8 @@ The layouts (``<split>`` is ``train``, ``val``, ``test``...)::
     COCO  root/images/<split>/<file>        root/annotations/instances_<split>.json
     YOLO  root/images/<split>/<file>        root/labels/<split>/<stem>.txt   root/data.yaml
           (also read: Ultralytics/Roboflow root/<split>/images + root/<split>/labels)
+    Open Images  root/<split>/<ImageID>.jpg  root/<split>-annotations-bbox.csv
+          root/class-descriptions-boxable.csv  (:mod:`~dlcv_utils.datasets.openimages`)
 
 What these functions promise:
 
@@ -386,7 +388,9 @@ def convert(
     Returns:
         A :class:`ConversionReport`; ``losses`` says what the target could not hold
         (YOLO: difficult, truncated, iscrowd, masks; VOC: iscrowd, masks; COCO: difficult,
-        truncated).
+        truncated; Open Images: difficult, masks, boxes clipped to the image) and, from an
+        Open Images source, what the records could not hold (``IsOccluded``/``IsDepiction``/
+        ``IsInside`` = 1, ``-1`` flags, ``Confidence`` < 1).
 
     Raises:
         FileNotFoundError: ``src`` or an image is missing.
@@ -438,7 +442,14 @@ def convert(
     for s in splits:
         _check_split(s)
     report = ConversionReport(splits=splits)
-    data = {s: src_spec.read_split(src, s) for s in splits}  # read and check all first
+    data = {}
+    for s in splits:  # read and check all first
+        if src_spec.read_split_losses is None:
+            data[s] = src_spec.read_split(src, s)
+        else:  # fields the records cannot hold (Open Images' IsOccluded...) are losses too
+            records, classes, lost = src_spec.read_split_losses(src, s)
+            data[s] = (records, classes)
+            report.losses += lost
     all_classes: list[str] = []
     for _, classes in data.values():
         for c in classes:

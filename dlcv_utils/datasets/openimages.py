@@ -87,6 +87,7 @@ __all__ = [
     "read_class_table",
     "read_openimages",
     "read_split",
+    "read_split_losses",
     "split_files",
     "validate_openimages_dir",
     "validate_openimages_file",
@@ -659,6 +660,16 @@ def find_splits(root: str | os.PathLike) -> list[str]:
 def read_split(root: str | os.PathLike, split: str) -> tuple[list[ImageAnn], list[str]]:
     """Read the Open Images split ``split``: images of ``root/<split>`` without rows are
     background images; warns about dropped fields (:func:`read_openimages`)."""
+    records, classes, losses = read_split_losses(root, split)
+    _warn_losses(losses, stacklevel=4)
+    return records, classes
+
+
+def read_split_losses(
+    root: str | os.PathLike, split: str
+) -> tuple[list[ImageAnn], list[str], list[str]]:
+    """:func:`read_split` without the warning: ``(records, classes, losses)``, one loss line
+    per field the records cannot hold (what :func:`~dlcv_utils.datasets.convert` reports)."""
     root = Path(root)
     csv_path = annotation_path(root, split)
     if not csv_path.is_file():
@@ -669,11 +680,7 @@ def read_split(root: str | os.PathLike, split: str) -> tuple[list[ImageAnn], lis
     img_dir = resolve_inside(root, split, what="split", file=root)
     if not img_dir.is_dir():
         raise FileNotFoundError(f"no Open Images split {split!r}: {img_dir} does not exist")
-    records, classes, losses = _read(
-        csv_path, img_dir, read_class_table(table_path), background=True
-    )
-    _warn_losses(losses, stacklevel=4)
-    return records, classes
+    return _read(csv_path, img_dir, read_class_table(table_path), background=True)
 
 
 def split_files(
@@ -756,9 +763,12 @@ def validate_class_table(path: Path, report, repair) -> dict[str, str] | None:
 _BESIDE = object()
 
 
-def validate_openimages_file(path: Path, report, repair, image_dir=None, table=_BESIDE):
+def validate_openimages_file(
+    path: Path, report, repair, image_dir=None, table=_BESIDE, num_classes=None
+):
     """Check every row of a box CSV against ``table`` (``{MID: name}``; ``None``: MIDs not
     checked; default: the class table beside the file), and the images in ``image_dir``.
+    ``num_classes`` is unused: the class table names the classes.
 
     Repair: drops rows that cannot be read (wrong field count, not numbers, NaN/inf, unknown
     MID, unsafe ``ImageID``, zero-size or entirely outside box, bad ``Confidence``), clips

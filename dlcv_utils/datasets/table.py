@@ -41,6 +41,9 @@ class FormatSpec:
         validate_dir: ``(root, split, report, repair, check_images)`` checks a folder.
         images_template: where writers put a split's images, relative to the root
             (``{split}`` is replaced).
+        read_split_losses: ``(root, split) -> (records, classes, losses)`` for a format that
+            holds fields the records cannot (Open Images' ``IsOccluded``...): :func:`convert`
+            reports them; ``None`` when reading loses nothing.
     """
 
     name: str
@@ -52,6 +55,7 @@ class FormatSpec:
     validate_file: Callable
     validate_dir: Callable
     images_template: str
+    read_split_losses: Callable | None = None
 
 
 FORMATS: dict[str, FormatSpec] = {
@@ -98,6 +102,7 @@ FORMATS: dict[str, FormatSpec] = {
         openimages.validate_openimages_file,
         openimages.validate_openimages_dir,
         "{split}",
+        openimages.read_split_losses,
     ),
 }
 FORMAT_NAMES: tuple[str, ...] = tuple(FORMATS)
