@@ -578,7 +578,7 @@ from dlcv_utils.datasets.download import DownloadError, download
 from dlcv_utils.models.faster_rcnn import WeightsUnavailableError
 from dlcv_utils.models.finetune import finetune_pennfudan
 
-FINETUNE_EPOCHS = 3  # about a minute per epoch or less on a Colab GPU
+FINETUNE_EPOCHS = 3  # the cell prints how long it took
 
 
 def can_reach(host="download.pytorch.org", port=443, timeout=3.0):
