@@ -107,6 +107,24 @@ def test_columns_found_by_header_extra_columns_ignored(tmp_path):
     assert obj.iscrowd and not obj.truncated
 
 
+def test_missing_header_columns_and_detection_dataset(tmp_path):
+    root = _oi_root(tmp_path, [GOOD, GROUP])
+    from dlcv_utils.datasets import DetectionDataset
+
+    ds = DetectionDataset(root, "openimages", "train")
+    image, target = ds[0]
+    assert tuple(image.shape) == (3, H, W) and target["labels"].tolist() == [1, 2]
+    np.testing.assert_allclose(
+        target["boxes"][1].tolist(), (0.25 * W, 0.125 * H, 0.75 * W, 0.375 * H), atol=1e-4
+    )
+    (root / "train-annotations-bbox.csv").write_text("\nImageID,LabelName,XMin,XMax,YMin\n")
+    with pytest.raises(ValueError, match=r"line 2: header lacks the column\(s\) \['YMax'\]"):
+        read_dataset(root, "openimages", "train")
+    assert [(p.where, p.reason) for p in validate(root, "openimages").problems] == [
+        ("line 2", "header lacks the column(s) ['YMax']")
+    ]
+
+
 def test_official_file_names_and_background_images(tmp_path):
     root = _oi_root(tmp_path, [GOOD], images={"img1.jpg": _jpg(), "empty.jpg": _jpg(20, 10)})
     (root / "train-annotations-bbox.csv").rename(root / "oidv6-train-annotations-bbox.csv")

@@ -810,7 +810,7 @@ def validate_openimages_file(
             try:
                 cols, header = _columns(fields, where)
             except ValueError as err:
-                col.bad("line 1", str(err).split(": ", 1)[1])
+                col.bad(where, str(err).split(": ", 1)[1])
                 return
             if header:
                 out.append(fields)
