@@ -408,6 +408,29 @@ for fmt, (boxes, labels) in decoded.items():
     np.testing.assert_allclose(boxes, ref_boxes, atol=1e-3)
 
 # %% [markdown]
+# ### Exercise 1 — a YOLO label line as a COCO box
+#
+# Write `my_yolo_to_coco(line, width, height)`: `line` is one line of a YOLO label file,
+# `"class cx cy w h"` with the box centre and size divided by the image width and height; return
+# `(class_id, [x, y, w, h])`, the class id as an int and the COCO box in pixels (top-left
+# corner, width, height). The check tries square, wide and tall images, boxes on the image
+# border, messy whitespace and 100 random lines, and tells you the first case that goes wrong.
+# Replace the `raise NotImplementedError` line with your code, then run the check cell.
+# Stuck? `show_solution("yolo_to_coco")` prints a model solution.
+
+
+# %%
+def my_yolo_to_coco(line, width, height):
+    """One YOLO line "class cx cy w h" (normalised) -> (class_id, [x, y, w, h]) in pixels."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from dlcv_utils.course.exercises import check_open_images_row, check_yolo_to_coco, show_solution
+
+_ = check_yolo_to_coco(my_yolo_to_coco)
+
+# %% [markdown]
 # ## 4. Pixel pitfalls: float boxes, integer pixels, `area`
 #
 # A box is a rectangle in a *continuous* plane whose pixel `(i, j)` is the unit square
@@ -580,6 +603,24 @@ for rec in library_records:
                                atol=1e-6)  # fmt: skip
     print(f"{rec.file_name:12s} {rec.width}x{rec.height} {[o.label for o in rec.objects]}: "
           "same boxes as the hand decoder")  # fmt: skip
+
+# %% [markdown]
+# ### Exercise 2 — one Open Images row in pixels
+#
+# Write `my_open_images_row(row, width, height)` without looking at `open_images_row_to_object`
+# above: `row` is a dict of strings as `csv.DictReader` returns it; return the box
+# `(x1, y1, x2, y2)` in pixels. Mind the column order, `XMin, XMax, YMin, YMax`. Model solution:
+# `show_solution("open_images_row")`.
+
+
+# %%
+def my_open_images_row(row, width, height):
+    """Open Images CSV row (normalised XMin, XMax, YMin, YMax) -> (x1, y1, x2, y2) in pixels."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+_ = check_open_images_row(my_open_images_row)
 
 # %% [markdown]
 # ## 7. Dataset statistics (데이터셋 통계)
