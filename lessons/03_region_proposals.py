@@ -254,6 +254,28 @@ print("and one window shape only: other aspect ratios multiply all of this again
 # expensive classifier only there. R-CNN (lesson 04) does exactly that.
 
 # %% [markdown]
+# ### Exercise 1 — how many windows?
+#
+# Write `my_window_count(image_width, image_height, window, stride)`: the number of positions a
+# square `window` visits when it slides over the image with `stride` pixels per step, starting
+# at `(0, 0)` and staying inside the image. No loop needed: count the positions along x and
+# along y. The check compares with `count_sliding_windows` on edge cases (a window as large as,
+# or larger than, the image) and 100 random scans. Replace the `raise NotImplementedError`
+# line, then run the check cell. Stuck? `show_solution("window_count")`.
+
+
+# %%
+def my_window_count(image_width, image_height, window, stride):
+    """Number of window x window positions of a scan with this stride."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from dlcv_utils.course.exercises import check_recall_at_k, check_window_count, show_solution
+
+_ = check_window_count(my_window_count)
+
+# %% [markdown]
 # ## 2. Selective search, step by step
 #
 # Uijlings et al. (2013) start from many small regions that do not cross object borders, then
@@ -603,6 +625,26 @@ else:
         "cv2.ximgproc is not available here (it needs opencv-contrib-python); "
         "skipping the OpenCV comparison."
     )
+
+# %% [markdown]
+# ### Exercise 2 — proposal recall at k
+#
+# Write `my_recall_at_k(proposals, gt_boxes, k, iou_threshold)` for ONE image: `proposals` is a
+# `[P, 4]` array of xyxy boxes, best first, `gt_boxes` a `[G, 4]` array (`G >= 1`); return the
+# fraction of ground-truth boxes that one of the first `k` proposals overlaps with IoU
+# `>= iou_threshold`. With fewer than `k` proposals use them all; with none, the recall is 0.
+# The check compares with `proposal_recall` on edge cases and 100 random images. Model
+# solution: `show_solution("recall_at_k")`.
+
+
+# %%
+def my_recall_at_k(proposals, gt_boxes, k, iou_threshold):
+    """Fraction of gt_boxes hit (IoU >= threshold) by one of the first k proposals."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+_ = check_recall_at_k(my_recall_at_k)
 
 # %% [markdown]
 # ## Key figure and summary
