@@ -340,7 +340,7 @@ print("\n".join(lines))
 #   (`/m/01g317,Person`); the official table lists the 600 boxable classes, without a header;
 # * each box has five flags, `1` (yes), `0` (no) or `-1` (unknown): `IsOccluded`,
 #   `IsTruncated`, `IsGroupOf` (one box around several objects of the class, like COCO's
-#   `iscrowd`), `IsDepiction` (a drawing or a toy of the object, not the object itself) and
+#   `iscrowd`), `IsDepiction` (a drawing or cartoon of the object, not a real one) and
 #   `IsInside` (the picture was taken from inside the object, e.g. inside a car).
 #
 # `dlcv_utils.datasets` knows this layout as the format `"openimages"`:
