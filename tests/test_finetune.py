@@ -316,3 +316,21 @@ def test_loader_errors(pennfudan):
     a = pennfudan_loaders(pennfudan, n_val=2, seed=1)[1].dataset.indices
     b = pennfudan_loaders(pennfudan, n_val=2, seed=1)[1].dataset.indices
     assert a == b and len(a) == 2  # the split is seeded
+
+
+def test_bench_finetune_script(torch_home, pennfudan, capsys):
+    """benchmarks/bench_finetune.py: the recipe with and without COCO weights, one row each."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_finetune.py"
+    spec = importlib.util.spec_from_file_location("bench_finetune", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    argv = ["--root", str(pennfudan), "--device", "cpu", "--epochs", "1", "--n-val", "2"]
+    argv += ["--min-size", "64", "--max-size", "96", "--from-scratch", "--quiet"]
+    assert bench.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith(f"| {ARCH} |")]
+    assert [row.split(" | ")[1] for row in rows] == ["COCO", "none (from scratch)"]
+    assert all(" | 1 | 2/2 | " in row for row in rows)
