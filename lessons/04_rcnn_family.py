@@ -285,6 +285,28 @@ torch.testing.assert_close(
 )
 
 # %% [markdown]
+# ### Exercise 1 — decode the deltas
+#
+# Write `my_decode(deltas, proposals)` (weights 1): move each proposal by its
+# `(dx, dy, dw, dh)` and return the `[N, 4]` xyxy boxes. Clip `dw` and `dh` at
+# `log(1000 / 16)` before `exp`, as torchvision does. The check compares with
+# `dlcv_utils.ops.box_coder.decode` on hand-made cases and 100 random sets. Replace the
+# `raise NotImplementedError` line, then run the check cell. Stuck? `show_solution("decode")`.
+# (`check_encode` checks an encoder the same way.)
+
+
+# %%
+def my_decode(deltas, proposals):
+    """deltas [N, 4] (dx, dy, dw, dh), proposals [N, 4] xyxy -> boxes [N, 4] xyxy."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from dlcv_utils.course.exercises import check_decode, check_roi_max_pool, show_solution
+
+_ = check_decode(my_decode)
+
+# %% [markdown]
 # From here on the package's `dlcv_utils.ops.box_coder` (the same code, tested with a property-based
 # round trip) is used. Each detector predicts **class-specific** deltas: `4 × (K + 1)` numbers per
 # proposal, and the ones of the predicted class are applied.
@@ -472,6 +494,25 @@ print(f"mean error: RoIPool {np.mean(err_pool):.2f} px, RoIAlign {np.mean(err_al
 assert np.mean(err_pool) > 1.0 and max(err_align) < 1e-6
 
 # %% [markdown]
+# ### Exercise 2 — RoI max pooling of one RoI
+#
+# Write `my_roi_max_pool(features, roi, output_size, spatial_scale)` for ONE region of interest:
+# `features` is a `[C, H, W]` map, `roi` an `(x1, y1, x2, y2)` tuple in image pixels; return the
+# `[C, P, P]` pooled features (`P = output_size`) with the three steps above (round to cells,
+# end cell included; floor/ceil bin edges; max per bin, 0 for an empty bin). The check
+# compares with `torchvision.ops.roi_pool`. Model solution: `show_solution("roi_max_pool")`.
+
+
+# %%
+def my_roi_max_pool(features, roi, output_size, spatial_scale):
+    """features [C, H, W], roi (x1, y1, x2, y2) in pixels -> [C, output_size, output_size]."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+_ = check_roi_max_pool(my_roi_max_pool)
+
+# %% [markdown]
 # ## 4. Fast R-CNN
 #
 # Fast R-CNN (Girshick, 2015) puts it together: **one** CNN pass per image, RoI pooling of every
@@ -527,6 +568,54 @@ print(
 )
 assert fast_metrics["map50"] >= cfg.fast_rcnn.map50_floor, fast_metrics["map50"]  # measured 0.71 on the CPU settings
 key_figure("Fast R-CNN val mAP@0.5", fast_metrics["map50"])
+
+# %% [markdown]
+# ### Where the errors are: TP, FP, FN and the confusion matrix
+#
+# mAP is one number. To see *what* goes wrong, match the detections of each validation image
+# with its ground truth (IoU ≥ 0.5, same class, best score first, as for AP in lesson 01) and
+# colour them: true positives green, false positives red, missed objects (false negatives)
+# orange and dashed. The confusion matrix counts which class each found object was given; its
+# *background* row holds detections with no object under them, its *background* column the
+# objects nobody found (this matching ignores the class, so a circle called a square lands off
+# the diagonal). The bars are the AP of each class. `dlcv_utils.viz.evaluation.show_evaluation`
+# draws all three, for every trained model from here on.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from dlcv_utils.viz.evaluation import show_evaluation
+
+fig, fast_eval = show_evaluation(
+    fast, val_loader, CLASS_NAMES, per_class=fast_metrics["per_class"], device=device
+)
+plt.show()
+print(f"Fast R-CNN, score >= 0.5: TP {fast_eval['n_tp']}, FP {fast_eval['n_fp']}, FN {fast_eval['n_fn']}")
+assert fast_eval["matrix"][1:].sum() == fast_eval["n_tp"] + fast_eval["n_fn"]  # each object once
+
+# %% [markdown]
+# ### Try it: the RoI pooling grid on the trained feature map
+#
+# The trained backbone's feature map of one validation image (stride 4), pooled over the
+# largest object's box. Move `output_size` from 1 to 8: small grids throw the layout away, grids
+# larger than the RoI in cells repeat the same cells (the RoI of a 12 px shape covers only 3 × 3
+# cells). The head receives `C × P × P` numbers per RoI; the title shows the measured time of
+# `torchvision.ops.roi_pool` per 1000 RoIs at that size.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from dlcv_utils.viz.widgets.roi import make_roi_pool_widget, roi_pool_panel
+
+img_w, tgt_w = val_ds[0]
+fast.eval()
+with torch.no_grad():
+    fmap_w = fast.backbone(fast.normalize([img_w.to(device)]))[0].cpu()
+sides_w = (tgt_w["boxes"][:, 2:] - tgt_w["boxes"][:, :2]).prod(1)
+roi_w = tgt_w["boxes"][int(sides_w.argmax())].tolist()
+pooled_w = roi_pool_panel(fmap_w, roi_w, 7, fast.spatial_scale, n_timed=0)["pooled"]
+torch.testing.assert_close(
+    pooled_w, torchvision.ops.roi_pool(fmap_w[None], [torch.tensor([roi_w])], 7, fast.spatial_scale)[0]
+)
+make_roi_pool_widget(fmap_w, roi_w, fast.spatial_scale, output_size=7)
 
 # %% [markdown]
 # ## 5. R-CNN vs Fast R-CNN
