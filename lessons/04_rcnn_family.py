@@ -589,7 +589,9 @@ fig, fast_eval = show_evaluation(
     fast, val_loader, CLASS_NAMES, per_class=fast_metrics["per_class"], device=device
 )
 plt.show()
-print(f"Fast R-CNN, score >= 0.5: TP {fast_eval['n_tp']}, FP {fast_eval['n_fp']}, FN {fast_eval['n_fn']}")
+print(
+    f"Fast R-CNN, score >= 0.5: TP {fast_eval['n_tp']}, FP {fast_eval['n_fp']}, FN {fast_eval['n_fn']}"
+)
 assert fast_eval["matrix"][1:].sum() == fast_eval["n_tp"] + fast_eval["n_fn"]  # each object once
 
 # %% [markdown]
@@ -613,7 +615,8 @@ sides_w = (tgt_w["boxes"][:, 2:] - tgt_w["boxes"][:, :2]).prod(1)
 roi_w = tgt_w["boxes"][int(sides_w.argmax())].tolist()
 pooled_w = roi_pool_panel(fmap_w, roi_w, 7, fast.spatial_scale, n_timed=0)["pooled"]
 torch.testing.assert_close(
-    pooled_w, torchvision.ops.roi_pool(fmap_w[None], [torch.tensor([roi_w])], 7, fast.spatial_scale)[0]
+    pooled_w,
+    torchvision.ops.roi_pool(fmap_w[None], [torch.tensor([roi_w])], 7, fast.spatial_scale)[0],
 )
 make_roi_pool_widget(fmap_w, roi_w, fast.spatial_scale, output_size=7)
 
