@@ -287,8 +287,18 @@ class Conv2d(nn.Conv2d):
 layer = LAYERS.build(dict(type="Conv2d", in_channels=3, out_channels=8, kernel_size=3))
 print(layer)
 
+# the same registration and build with OpenMMLab's mmengine.Registry (what the toolbox uses)
+from mmengine.registry import Registry
+
+MM_LAYERS = Registry("layer", scope="lesson06")
+MM_LAYERS.register_module(module=Conv2d)
+mm_layer = MM_LAYERS.build(dict(type="Conv2d", in_channels=3, out_channels=8, kernel_size=3))
+assert type(mm_layer) is type(layer) and mm_layer.weight.shape == layer.weight.shape
+print("mmengine.Registry builds the same layer:", mm_layer)
+
 # %% [markdown]
-# `dlcv_utils.toolbox` is the same pattern, grown up: `Registry.build` gives clear errors
+# `dlcv_utils.toolbox` is the same pattern, grown up, on OpenMMLab's `mmengine` (the pure-Python
+# engine under MMDetection): `mmengine.Registry` with a stricter build that gives clear errors
 # (an unknown `type` lists the registered ones; a missing or misspelt key is named, with a
 # suggestion), passes values a parent knows down to its children (the neck gets its
 # `in_channels` from the backbone, the heads get the number of pyramid levels), and configs
@@ -310,7 +320,7 @@ from dlcv_utils.toolbox import (
 )
 
 for registry in (BACKBONES, NECKS, RPN_HEADS, ROI_HEADS, DETECTORS):
-    print(f"{registry.name:10s} {registry.keys()}")
+    print(f"{registry.name:10s} {sorted(registry.module_dict)}")
 
 # %% [markdown]
 # Two variants from ready-made configs: a ResNet-18 with an FPN neck (five levels, strides 4

@@ -83,7 +83,7 @@ def test_build_validation():
         build_faster_rcnn(6, anchor_sizes=(16, -2))
     with pytest.raises(ValueError, match="aspect_ratios must be positive numbers"):
         build_faster_rcnn(6, aspect_ratios=())
-    with pytest.raises(ValueError, match="stride must be 4 or 8, got 16"):
+    with pytest.raises(ValueError, match=r"stride must be one of \(4, 8\), got 16"):
         build_faster_rcnn(6, stride=16)
     with pytest.raises(ValueError, match="backbone='resnet18' has stride 8; got stride=4"):
         build_faster_rcnn(6, backbone="resnet18", stride=4)

@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from dlcv_utils.models.backbones import TinyBackbone, torchvision_trunk
+
 __all__ = [
     "BACKBONES",
     "COCO_MODELS",
@@ -49,63 +51,6 @@ class WeightsUnavailableError(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- backbones
-def _conv_bn(cin: int, cout: int, stride: int, dilation: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, stride=stride, padding=dilation, dilation=dilation, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
-
-
-class TinyBackbone(nn.Sequential):
-    """Six 3x3 conv-BN-ReLU layers giving one feature map of stride 8 (or 4).
-
-    With ``stride=8`` three layers halve the resolution: at 128 px the output is ``16 x 16``
-    cells, each seeing about 40 px of the image. With ``stride=4`` the last two layers keep the
-    resolution and use dilation 2 instead, so the cells still see about 50 px but the map is
-    ``32 x 32``: finer features for small objects, at about twice the compute.
-    ``out_channels`` is read by torchvision's ``FasterRCNN``.
-
-    Example:
-        >>> TinyBackbone(width=16)(torch.zeros(1, 3, 128, 128)).shape
-        torch.Size([1, 64, 16, 16])
-        >>> TinyBackbone(width=16, stride=4)(torch.zeros(1, 3, 128, 128)).shape
-        torch.Size([1, 64, 32, 32])
-    """
-
-    def __init__(self, width: int = 32, stride: int = 8):
-        if stride not in (4, 8):
-            raise ValueError(f"stride must be 4 or 8, got {stride!r}")
-        c = int(width)
-        last_stride, dil = (2, 1) if stride == 8 else (1, 2)
-        super().__init__(
-            _conv_bn(3, c, 2),  # stride 2
-            _conv_bn(c, c, 1),
-            _conv_bn(c, 2 * c, 2),  # stride 4
-            _conv_bn(2 * c, 2 * c, 1),
-            _conv_bn(2 * c, 4 * c, last_stride, dil),  # stride 8 (or 4, dilated)
-            _conv_bn(4 * c, 4 * c, 1, dil),
-        )
-        self.out_channels = 4 * c
-
-
-def _torchvision_trunk(name: str, pretrained: bool) -> tuple[nn.Module, int]:
-    """A torchvision classification trunk cut at stride 8, and its channel count."""
-    import torchvision
-
-    if name == "resnet18":
-        weights = torchvision.models.ResNet18_Weights.DEFAULT if pretrained else None
-        net = torchvision.models.resnet18(weights=weights)
-        trunk = nn.Sequential(
-            net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2
-        )  # stride 8, 128 channels
-        return trunk, 128
-    weights = torchvision.models.MobileNet_V3_Large_Weights.DEFAULT if pretrained else None
-    net = torchvision.models.mobilenet_v3_large(weights=weights)
-    trunk = net.features[:7]  # up to stride 8, 40 channels
-    return trunk, 40
-
-
 def _make_backbone(name: str, pretrained: bool, width: int, stride: int) -> nn.Module:
     if name == "tiny":
         if pretrained:
@@ -115,9 +60,7 @@ def _make_backbone(name: str, pretrained: bool, width: int, stride: int) -> nn.M
         return TinyBackbone(width, stride)
     if stride != 8:
         raise ValueError(f"backbone={name!r} has stride 8; got stride={stride!r}")
-    trunk, channels = _torchvision_trunk(name, pretrained)
-    trunk.out_channels = channels
-    return trunk
+    return torchvision_trunk(name, pretrained)
 
 
 def _check_sizes(anchor_sizes, aspect_ratios):
@@ -167,7 +110,7 @@ def build_faster_rcnn(
             torchvision; not available offline).
         width: channels of the first ``"tiny"`` layer (the output has ``4 * width``).
         stride: feature-map stride of the ``"tiny"`` backbone, 8 or 4 (see
-            :class:`TinyBackbone`); the torchvision trunks have stride 8.
+            :class:`~dlcv_utils.models.backbones.TinyBackbone`); the torchvision trunks have stride 8.
         anchor_sizes: anchor sides in pixels (default for 128 px images: 16, 32, 64).
         aspect_ratios: anchor height / width ratios.
         representation_size: width of the box head's MLP.

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dlcv_utils.models.backbones import small_backbone
 from dlcv_utils.ops.box_coder import decode, encode
 from dlcv_utils.proposals.cache import ProposalCache
 
@@ -212,25 +213,6 @@ def warp_regions(
 
 
 # ----------------------------------------------------------------------------- networks
-def _conv(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
-    )
-
-
-def small_backbone(channels: Sequence[int] = (32, 64, 128)) -> nn.Sequential:
-    """A tiny VGG-like CNN of stride 4: conv-pool, conv-pool, conv (3 x 3 convs, BN, ReLU).
-
-    Example:
-        >>> small_backbone((8, 16, 32))(torch.zeros(1, 3, 28, 28)).shape
-        torch.Size([1, 32, 7, 7])
-    """
-    c1, c2, c3 = channels
-    return nn.Sequential(
-        _conv(3, c1), nn.MaxPool2d(2), _conv(c1, c2), nn.MaxPool2d(2), _conv(c2, c3)
-    )
-
-
 def fast_rcnn_loss(
     class_logits: torch.Tensor,
     box_regression: torch.Tensor,

@@ -1,25 +1,29 @@
-"""A config-driven detector toolbox in miniature: registries, configs, ``build_detector`` (lesson 06).
+"""A config-driven detector toolbox in miniature, on OpenMMLab's ``mmengine`` (lesson 06).
 
 Modules:
-    registry: the component registries (``mmengine.Registry``).
-    components: backbones, necks and heads as module-level classes (so a built model pickles).
-    configs: the course's detector configs, ``mmengine.Config`` files with ``_base_`` inheritance.
+    registry: the component registries (``mmengine.Registry`` with a stricter ``build``).
+    components: backbones, necks, heads and the detector, as module-level classes and
+        registered builders (so a built model pickles).
+    config: ``mmengine.Config`` files with ``_base_`` inheritance; the ready-made configs in
+        ``configs/``.
 """
 
-from dlcv_utils.toolbox.components import (
-    BACKBONES,
+from dlcv_utils.toolbox.components import build_detector, count_parameters
+from dlcv_utils.toolbox.config import (
     CONFIGS,
-    DETECTORS,
-    NECKS,
-    ROI_HEADS,
-    RPN_HEADS,
-    Registry,
-    build_detector,
     config_to_str,
-    count_parameters,
     get_config,
     load_config,
     merge_config,
+)
+from dlcv_utils.toolbox.registry import (
+    BACKBONES,
+    DETECTORS,
+    NECKS,
+    REGISTRIES,
+    ROI_HEADS,
+    RPN_HEADS,
+    build_component,
 )
 
 __all__ = [
@@ -27,9 +31,10 @@ __all__ = [
     "CONFIGS",
     "DETECTORS",
     "NECKS",
+    "REGISTRIES",
     "ROI_HEADS",
     "RPN_HEADS",
-    "Registry",
+    "build_component",
     "build_detector",
     "config_to_str",
     "count_parameters",
