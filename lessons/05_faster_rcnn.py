@@ -159,6 +159,29 @@ plt.show()
 make_anchors_widget(image.permute(1, 2, 0).numpy(), scales=(16, 32, 64))
 
 # %% [markdown]
+# ### Exercise 1 — the anchors of a feature map
+#
+# Write `my_anchors(feature_size, stride, scales, ratios)`: all anchors of an `(H, W)` feature
+# map as a `[H * W * A, 4]` tensor, `A = len(scales) * len(ratios)`. One cell's anchors: for
+# each ratio `r = h / w` (outer loop) and each scale `s` (inner loop), `w = s / sqrt(r)`,
+# `h = s * sqrt(r)`, centred on `(0, 0)` and rounded to whole pixels; cell `(i, j)` shifts them
+# by `(j * stride, i * stride)`, cells row by row. The check compares with `generate_anchors`
+# (torchvision's order). Replace the `raise NotImplementedError` line, then run the check cell.
+# Stuck? `show_solution("anchors")`.
+
+
+# %%
+def my_anchors(feature_size, stride, scales, ratios):
+    """All anchors of an (H, W) feature map: [H * W * len(scales) * len(ratios), 4] xyxy."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from dlcv_utils.course.exercises import check_anchors, check_rpn_labels, show_solution
+
+_ = check_anchors(my_anchors)
+
+# %% [markdown]
 # ## 2. RPN training targets
 #
 # To train the objectness score, every anchor needs a label. Faster R-CNN compares each anchor
@@ -266,6 +289,25 @@ for ax in axes:
     ax.set_xlim(-40, cfg.data.image_size + 40)
     ax.set_ylim(cfg.data.image_size + 40, -40)
 plt.show()
+
+# %% [markdown]
+# ### Exercise 2 — label the anchors
+#
+# Write `my_rpn_labels(anchors, gt_boxes)`: one label per anchor, `1` (object) when its best IoU
+# with any ground truth is `>= 0.7`, `0` (background) when it is `< 0.3`, `-1` (ignored) in
+# between; then every ground truth's best anchor(s), ties included, become `1` too. An image
+# without objects has only background. The check compares with `assign_rpn_targets`. Model
+# solution: `show_solution("rpn_labels")`.
+
+
+# %%
+def my_rpn_labels(anchors, gt_boxes):
+    """anchors [N, 4], gt_boxes [M, 4] -> int64 labels [N] in {1, 0, -1}."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+_ = check_rpn_labels(my_rpn_labels)
 
 # %% [markdown]
 # At test time the RPN keeps the best-scoring anchors, moves them by their predicted deltas,
@@ -379,6 +421,24 @@ assert map50 >= cfg.train.map50_floor, (
 )
 key_figure("val mAP@0.5", map50)
 key_figure("val mAP@[.5:.95]", map_coco)
+
+# %% [markdown]
+# ### Where the errors are
+#
+# The figures of lesson 04 for this model: true positives (green), false positives (red) and
+# missed objects (orange, dashed) on validation images, the confusion matrix with its
+# *background* row and column, and the AP of each class.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from dlcv_utils.viz.evaluation import show_evaluation
+
+fig, faster_eval = show_evaluation(
+    model, val_loader, class_names, per_class=metrics["per_class"], device=device
+)
+plt.show()
+print(f"score >= 0.5: TP {faster_eval['n_tp']}, FP {faster_eval['n_fp']}, FN {faster_eval['n_fn']}")
+assert faster_eval["matrix"][1:].sum() == faster_eval["n_tp"] + faster_eval["n_fn"]
 
 # %% [markdown]
 # ## 4. Inside the model: proposals vs detections
