@@ -242,6 +242,41 @@ val_levels = fpn_level(torch.stack([zeros, zeros, sizes, sizes], dim=1))  # squa
 print(f"shapes val objects pooled from P2: {(val_levels == 2).float().mean():.1%}")
 
 # %% [markdown]
+# ### Try it: box size → pyramid level
+#
+# Move the RoI side and see which level it is pooled from under the paper's rule (224 px → P4)
+# and under the same rule scaled to this course's anchors, which are 4 times smaller than the
+# paper's (56 px → P4). The grid over the validation image is the feature map of the level the
+# scaled rule picks: one cell per stride.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from dlcv_utils.viz.widgets.fpn import make_fpn_level_widget
+
+make_fpn_level_widget(image, side=40)
+
+# %% [markdown]
+# ### Exercise 1 — the level rule
+#
+# Write `my_fpn_level(boxes, k_min, k_max, canonical_scale)`: for `[N, 4]` xyxy boxes return
+# the `int64` levels `k = floor(4 + log2(sqrt(w h) / canonical_scale))`, clamped to
+# `[k_min, k_max]`, as torchvision's `LevelMapper` computes them (mind exact powers of two).
+# Replace the `raise NotImplementedError` line, then run the check cell. Stuck?
+# `show_solution("fpn_level")`.
+
+
+# %%
+def my_fpn_level(boxes, k_min, k_max, canonical_scale):
+    """boxes [N, 4] xyxy -> int64 levels k [N] in [k_min, k_max]."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from dlcv_utils.course.exercises import check_detector_config, check_fpn_level, show_solution
+
+_ = check_fpn_level(my_fpn_level)
+
+# %% [markdown]
 # The canonical 224 px was chosen for ImageNet-sized objects in 800-px COCO images. Our shapes
 # are so small that the RoI head pools them all from P2, which is exactly why P2 must carry
 # semantics: without the top-down path it would be a shallow, edge-level map. (`canonical_scale`
@@ -423,6 +458,27 @@ print(
 print(f"parameters: {count_parameters(model34) / 1e6:.2f}M")
 
 # %% [markdown]
+# ### Exercise 2 — a config of your own
+#
+# Write `my_config()` returning a config for a smaller detector: a Faster R-CNN (type
+# `"FasterRCNN"`) on 64 px images (`data_preprocessor` min and max size 64); a `TinyNet`
+# backbone with widths `(16, 32, 64, 128)`, all four stages; an `FPN` neck with 32 channels and
+# no extra pooled level (4 levels); one anchor size per level, 16, 32, 64 and 128 px, ratios
+# 0.5, 1 and 2; 3 object classes. Start from `get_config("faster_rcnn_tiny_fpn")` and change
+# what differs. The check builds it with `build_detector`, inspects the model and runs it once.
+# Model solution: `show_solution("detector_config")`.
+
+
+# %%
+def my_config():
+    """The config dict of the detector described above."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+_ = check_detector_config(my_config)
+
+# %% [markdown]
 # ### Can I use MMDetection or Detectron2 on Colab today?
 # Honest answer: not out of the box, and we could not try it from here (this lesson runs
 # offline). What the public issue trackers say; the newest reports we found are from 2025, and
@@ -477,6 +533,24 @@ key_figure("config-built Faster R-CNN + FPN val mAP@[.5:.95]", metrics["map"])
 # NBVAL_IGNORE_OUTPUT
 history.plot()
 plt.show()
+
+# %% [markdown]
+# ### Where the errors are
+#
+# The evaluation figures of lessons 04 and 05 for the config-built detector: true positives
+# (green), false positives (red), missed objects (orange, dashed), the confusion matrix with its
+# *background* row and column, and the AP of each class.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from dlcv_utils.viz.evaluation import show_evaluation
+
+fig, config_eval = show_evaluation(
+    detector, val_loader, ShapesDetection.classes, per_class=metrics["per_class"], device=device
+)
+plt.show()
+print(f"score >= 0.5: TP {config_eval['n_tp']}, FP {config_eval['n_fp']}, FN {config_eval['n_fn']}")
+assert config_eval["matrix"][1:].sum() == config_eval["n_tp"] + config_eval["n_fn"]
 
 # %% [markdown]
 # ## 8. What the trained detector sees
