@@ -595,6 +595,18 @@ print(
 assert fast_eval["matrix"][1:].sum() == fast_eval["n_tp"] + fast_eval["n_fn"]  # each object once
 
 # %% [markdown]
+# The same figures for R-CNN, trained on the same proposals:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+fig, rcnn_eval = show_evaluation(
+    rcnn, val_loader, CLASS_NAMES, per_class=rcnn_metrics["per_class"], device=device
+)
+plt.show()
+print(f"R-CNN, score >= 0.5: TP {rcnn_eval['n_tp']}, FP {rcnn_eval['n_fp']}, FN {rcnn_eval['n_fn']}")
+assert rcnn_eval["matrix"][1:].sum() == rcnn_eval["n_tp"] + rcnn_eval["n_fn"]  # each object once
+
+# %% [markdown]
 # ### Try it: the RoI pooling grid on the trained feature map
 #
 # The trained backbone's feature map of one validation image (stride 4), pooled over the
