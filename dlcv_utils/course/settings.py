@@ -33,6 +33,7 @@ import torch
 
 from dlcv_utils.runtime import pick_device, setup
 from dlcv_utils.validation import check_choice, check_int, check_number
+from dlcv_utils.viz.notebook import use_compact_figures
 
 __all__ = [
     "SETTINGS",
@@ -302,6 +303,9 @@ def lesson_setup(
 ) -> tuple[torch.device, LessonSettings]:
     """Set a lesson up: pick the device, look its settings up, seed and apply the CPU threads.
 
+    Inside IPython it also makes figures store as PNG or JPEG, whichever is smaller
+    (:func:`dlcv_utils.viz.notebook.use_compact_figures`), so the saved notebook stays lean.
+
     Args:
         lesson: two-digit lesson number.
         device: as for :func:`dlcv_utils.runtime.pick_device`.
@@ -316,4 +320,5 @@ def lesson_setup(
     """
     cfg = lesson_settings(lesson, device)
     dev = setup(seed=cfg.seed, device=device, threads=cfg.threads)
+    use_compact_figures()
     return dev, cfg
