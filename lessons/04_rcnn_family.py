@@ -603,7 +603,9 @@ fig, rcnn_eval = show_evaluation(
     rcnn, val_loader, CLASS_NAMES, per_class=rcnn_metrics["per_class"], device=device
 )
 plt.show()
-print(f"R-CNN, score >= 0.5: TP {rcnn_eval['n_tp']}, FP {rcnn_eval['n_fp']}, FN {rcnn_eval['n_fn']}")
+print(
+    f"R-CNN, score >= 0.5: TP {rcnn_eval['n_tp']}, FP {rcnn_eval['n_fp']}, FN {rcnn_eval['n_fn']}"
+)
 assert rcnn_eval["matrix"][1:].sum() == rcnn_eval["n_tp"] + rcnn_eval["n_fn"]  # each object once
 
 # %% [markdown]
