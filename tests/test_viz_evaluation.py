@@ -153,10 +153,8 @@ def test_plot_confusion_matrix_writes_counts():
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["2", "0", "1", "5", "0", "0", "1", "3"]  # [0, 0] is left blank
     assert [t.get_text() for t in ax.get_xticklabels()] == ["background", "circle", "square"]
-    assert (
-        ax.get_title()
-        == f"confusion matrix: {5 + 3} of {1 + 5 + 0 + 0 + 1 + 3} objects found with the right class"
-    )
+    objects, right = 1 + 5 + 0 + 0 + 1 + 3, 5 + 3
+    assert ax.get_title() == f"confusion matrix\n{right} of {objects} objects found, right class"
     with pytest.raises(ValueError, match="class_names has 2 entries but matrix is 3 x 3"):
         plot_confusion_matrix(m, ("bg", "circle"))
     plt.close("all")
