@@ -540,7 +540,7 @@ def multitask_loss(class_logits, box_deltas, labels, targets, lam=1.0):
     return loss_cls, lam * smooth_l1 / len(labels)  # averaged over all sampled RoIs
 
 
-from dlcv_utils.models.rcnn import fast_rcnn_loss
+from dlcv_utils.ops.losses import fast_rcnn_loss
 
 gen = torch.Generator().manual_seed(5)
 logits, deltas = torch.randn(64, 6, generator=gen), torch.randn(64, 24, generator=gen)

@@ -58,7 +58,7 @@ class TestNms:
         assert nms(boxes, scores, 0.3).tolist() == [0] == tv_ops.nms(boxes, scores, 0.3).tolist()
 
     @pytest.mark.parametrize("seed", range(40))
-    @pytest.mark.parametrize("threshold", [0.0, 1 / 3, 0.5, 0.7, 1.0, -0.1])
+    @pytest.mark.parametrize("threshold", [0.0, 1 / 3, 0.5, 0.7, 1.0])
     def test_matches_torchvision_and_naive(self, seed, threshold):
         boxes, scores, _ = random_case(seed, low=-30)
         ours = nms(boxes, scores, threshold)
@@ -188,8 +188,20 @@ class TestGuards:
     def test_bad_threshold(self):
         with pytest.raises(TypeError, match="iou_threshold must be a number"):
             nms(torch.zeros(1, 4), torch.zeros(1), "0.5")
-        with pytest.raises(ValueError, match="iou_threshold must be finite"):
+        with pytest.raises(ValueError, match="iou_threshold must be a finite number"):
             nms(torch.zeros(1, 4), torch.zeros(1), float("nan"))
+
+    @pytest.mark.parametrize("threshold", [-0.1, 1.5])
+    def test_iou_threshold_outside_0_1_is_rejected_everywhere(self, threshold):
+        # one rule for an IoU threshold in every function (and the NMS widget): [0, 1]
+        boxes, scores = torch.tensor([[0.0, 0, 1, 1]]), torch.tensor([0.5])
+        match = r"iou_threshold must be in \[0, 1\] \(IoU lies in \[0, 1\]\)"
+        with pytest.raises(ValueError, match=match):
+            nms(boxes, scores, threshold)
+        with pytest.raises(ValueError, match=match):
+            batched_nms(boxes, scores, torch.tensor([1]), threshold)
+        with pytest.raises(ValueError, match=match):
+            soft_nms(boxes, scores, iou_threshold=threshold, method="linear")
 
     def test_mixed_types(self):
         with pytest.raises(TypeError, match="both be numpy arrays or both torch tensors"):

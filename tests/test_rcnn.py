@@ -15,12 +15,12 @@ from dlcv_utils.models.rcnn import (
     ProposalCache,
     assign_proposals,
     context_pad,
-    fast_rcnn_loss,
     sample_rois,
     small_backbone,
     warp_regions,
 )
 from dlcv_utils.ops.box_coder import encode
+from dlcv_utils.ops.losses import fast_rcnn_loss
 
 
 def fixed_proposals(image):

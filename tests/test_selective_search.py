@@ -311,7 +311,7 @@ def test_rejects_torch_tensor():
         ({"scale": "big"}, TypeError, "scale must be a number"),
         ({"scale": ()}, ValueError, "scale must not be empty"),
         ({"sigma": -1}, ValueError, "sigma must be >= 0"),
-        ({"min_size": 0}, ValueError, "min_size must be >= 1"),
+        ({"min_size": 0}, ValueError, "min_size must be an int >= 1"),
         ({"min_size": 2.5}, TypeError, "min_size must be an int"),
         ({"similarities": "color"}, TypeError, "string 'color'"),
         ({"similarities": ()}, ValueError, "similarities must not be empty"),
@@ -320,9 +320,9 @@ def test_rejects_torch_tensor():
         ({"similarities": [("size",), ()]}, ValueError, "at least one similarity"),
         ({"similarities": [("size",), 3]}, TypeError, "sequences of names"),
         ({"color_spaces": ("xyz",)}, ValueError, "got 'xyz'"),
-        ({"seed": -1}, ValueError, "seed must be >= 0"),
-        ({"max_proposals": 0}, ValueError, "max_proposals must be >= 1"),
-        ({"min_box_size": -1}, ValueError, "min_box_size must be >= 0"),
+        ({"seed": -1}, ValueError, "seed must be an int >= 0"),
+        ({"max_proposals": 0}, ValueError, "max_proposals must be an int >= 1"),
+        ({"min_box_size": -1}, ValueError, "min_box_size must be an int >= 0"),
         ({"ranking": "random"}, ValueError, "ranking must be"),
     ],
 )
@@ -350,7 +350,7 @@ def test_convert_color_and_oversegment_reject_bad_arguments():
         convert_color(np.zeros((4, 4, 3), np.uint8), "cmyk")
     with pytest.raises(ValueError, match="H x W x C"):
         oversegment(np.zeros((4, 4)))
-    with pytest.raises(ValueError, match="step must be >= 0"):
+    with pytest.raises(ValueError, match="step must be an int >= 0"):
         hierarchical_grouping(np.zeros((1, 2, 3)), np.array([[0, 1]]), ("size",)).labels_at(
             np.array([[0, 1]]), -1
         )

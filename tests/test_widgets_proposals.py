@@ -71,7 +71,7 @@ def test_panel_rejects_bad_max_boxes(bad):
 
 
 def test_panel_passes_on_selective_search_errors():
-    with pytest.raises(ValueError, match="min_size must be >= 1"):
+    with pytest.raises(ValueError, match="min_size must be an int >= 1"):
         proposals_panel(photo(), min_size=0)
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from dlcv_utils.ops.boxes import _as_float_tensor, _check_xyxy, _from_numpy
+from dlcv_utils.validation import check_iou_threshold, check_number
 
 __all__ = ["batched_nms", "nms", "soft_nms"]
 
@@ -51,15 +52,6 @@ def _as_scores(scores, n: int, name: str, like: torch.Tensor) -> torch.Tensor:
     if tensor.is_floating_point() and tensor.numel() and not bool(torch.isfinite(tensor).all()):
         raise ValueError(f"{name} must be finite, found NaN or inf")
     return tensor.to(like.device)
-
-
-def _check_threshold(value, name: str, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(float(value)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
 
 
 def _prepare(boxes, scores):
@@ -113,7 +105,7 @@ def nms(boxes, scores, iou_threshold: float, score_threshold: float | None = Non
     Args:
         boxes: ``Tensor[N, 4]`` or ``ndarray[N, 4]``, xyxy.
         scores: ``[N]`` scores, same type as ``boxes``.
-        iou_threshold: suppress boxes with IoU strictly above this.
+        iou_threshold: suppress boxes with IoU strictly above this; a number in ``[0, 1]``.
         score_threshold: if given, keep only boxes with a score strictly above it.
 
     Returns:
@@ -130,8 +122,9 @@ def nms(boxes, scores, iou_threshold: float, score_threshold: float | None = Non
         >>> nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5)
         tensor([0, 2])
     """
-    _check_threshold(iou_threshold, "iou_threshold")
-    _check_threshold(score_threshold, "score_threshold", allow_none=True)
+    check_iou_threshold(iou_threshold)
+    if score_threshold is not None:
+        check_number(score_threshold, "score_threshold")
     tensor, score_t, is_numpy = _prepare(boxes, scores)
     if score_threshold is not None:
         candidates = torch.nonzero(score_t > score_threshold).flatten()
@@ -152,7 +145,7 @@ def batched_nms(boxes, scores, labels, iou_threshold: float, score_threshold: fl
         boxes: ``Tensor[N, 4]`` or ``ndarray[N, 4]``, xyxy.
         scores: ``[N]`` scores.
         labels: ``[N]`` integer class labels.
-        iou_threshold: suppress same-class boxes with IoU strictly above this.
+        iou_threshold: suppress same-class boxes with IoU strictly above this; in ``[0, 1]``.
         score_threshold: if given, keep only boxes with a score strictly above it.
 
     Returns:
@@ -164,8 +157,9 @@ def batched_nms(boxes, scores, labels, iou_threshold: float, score_threshold: fl
         >>> batched_nms(boxes, np.array([0.9, 0.8, 0.7]), np.array([0, 0, 1]), 0.5)
         array([0, 2])
     """
-    _check_threshold(iou_threshold, "iou_threshold")
-    _check_threshold(score_threshold, "score_threshold", allow_none=True)
+    check_iou_threshold(iou_threshold)
+    if score_threshold is not None:
+        check_number(score_threshold, "score_threshold")
     tensor, score_t, is_numpy = _prepare(boxes, scores)
     if isinstance(labels, np.ndarray) != is_numpy or not isinstance(
         labels, (np.ndarray, torch.Tensor)
@@ -216,7 +210,7 @@ def soft_nms(
     Args:
         boxes: ``[N, 4]`` xyxy boxes.
         scores: ``[N]`` scores.
-        iou_threshold: overlap above which the linear decay applies.
+        iou_threshold: overlap above which the linear decay applies; in ``[0, 1]``.
         sigma: width of the gaussian decay (> 0).
         method: ``"linear"`` or ``"gaussian"``.
         score_threshold: boxes with a decayed score below this are dropped.
@@ -234,11 +228,9 @@ def soft_nms(
     """
     if method not in ("linear", "gaussian"):
         raise ValueError(f"method must be 'linear' or 'gaussian', got {method!r}")
-    _check_threshold(iou_threshold, "iou_threshold")
-    _check_threshold(sigma, "sigma")
-    _check_threshold(score_threshold, "score_threshold")
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    check_iou_threshold(iou_threshold)
+    check_number(sigma, "sigma", low=0.0, low_open=True)
+    check_number(score_threshold, "score_threshold")
     tensor, score_t, is_numpy = _prepare(boxes, scores)
     tensor = tensor.detach()
     current = score_t.detach().to(tensor.dtype).clone()

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlcv_utils.proposals.sliding_window import _pair, image_pyramid, sliding_windows
+from dlcv_utils.proposals.sliding_window import image_pyramid, sliding_windows
+from dlcv_utils.validation import check_pair
 
 __all__ = ["LBPCascade", "cascade_scan", "integral_image"]
 
@@ -199,7 +200,7 @@ def cascade_scan(
         gray = np.round(rgb2gray(arr) * 255).astype(np.uint8)
     else:
         gray = arr
-    stride = _pair(stride, "stride")
+    stride = check_pair(stride, "stride")
     boxes, scores, levels, per_level = [], [], [], []
     stage_evals = 0
     for i, (level, factor) in enumerate(image_pyramid(gray, scale, cascade.window, max_levels)):
