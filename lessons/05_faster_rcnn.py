@@ -378,6 +378,14 @@ print(
 # the validation split at the end with COCO mAP (lesson 01).
 
 # %%
+# One epoch of the loop, exactly as dlcv_utils.engine.fit runs it
+import inspect
+
+from dlcv_utils.engine import train_one_epoch
+
+print(inspect.getsource(train_one_epoch))
+
+# %%
 # NBVAL_IGNORE_OUTPUT
 import os
 
