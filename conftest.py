@@ -31,7 +31,11 @@ def pytest_xdist_make_scheduler(config, log):
 
     class LessonsInOneWorker(LoadScopeScheduling):
         def _split_scope(self, nodeid):
-            if nodeid.startswith("notebooks/"):
+            # the browser and Colab-simulation tests run lessons too (a JupyterLab kernel, a
+            # venv kernel): they queue with the lessons instead of competing for the cores
+            if nodeid.startswith(
+                ("notebooks/", "tests/test_browser.py", "tests/test_colab_sim.py")
+            ):
                 return "notebooks"
             return super()._split_scope(nodeid)
 
