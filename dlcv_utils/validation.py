@@ -145,8 +145,10 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
     raise ValueError(f"{name} must be one of {tuple(choices)!r}, got {value!r}{hint}")
 
 
-def check_pair(value: Any, name: str, minimum: int = 1) -> tuple[int, int]:
+def check_pair(value: Any, name: str, minimum: int = 1, order: str = "") -> tuple[int, int]:
     """One int or a pair of ints, each ``>= minimum``, as ``(a, b)``.
+
+    ``order`` names the two values in the message, e.g. ``"(width, height)"``.
 
     Example:
         >>> check_pair(7, "output_size")
@@ -157,7 +159,8 @@ def check_pair(value: Any, name: str, minimum: int = 1) -> tuple[int, int]:
     if isinstance(value, Integral) and not isinstance(value, bool):
         value = (value, value)
     if isinstance(value, str) or not hasattr(value, "__len__") or len(value) != 2:
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+        what = f" {order}" if order else ""
+        raise TypeError(f"{name} must be an int or a pair of ints{what}, got {value!r}")
     out = []
     for v in value:
         if isinstance(v, bool) or not isinstance(v, Integral):

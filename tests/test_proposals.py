@@ -59,10 +59,10 @@ def test_sliding_window_count_by_hand():
 @pytest.mark.parametrize(
     ("args", "exc", "match"),
     [
-        (((10, 10), 0, 1), ValueError, "window must be >= 1"),
+        (((10, 10), 0, 1), ValueError, "window must hold ints >= 1"),
         (((10, 10), (4, 4, 4), 1), TypeError, "window must be an int or a pair"),
         (((10, 10), 4.5, 1), TypeError, "window must be an int or a pair"),
-        (((10, 10), 4, (1, 0)), ValueError, "stride must be >= 1"),
+        (((10, 10), 4, (1, 0)), ValueError, "stride must hold ints >= 1"),
         (((10, 10), 4, True), TypeError, "stride must be an int or a pair"),
         (((10,), 4, 1), ValueError, "image_shape must be"),
         ((None, 4, 1), TypeError, "image_shape must be"),
@@ -102,7 +102,7 @@ def test_image_pyramid_keeps_content():
     [
         ({"scale": 1.0}, ValueError, "scale must be > 1"),
         ({"scale": "2"}, TypeError, "scale must be a finite number"),
-        ({"min_size": 0}, ValueError, "min_size must be >= 1"),
+        ({"min_size": 0}, ValueError, "min_size must hold ints >= 1"),
         ({"max_levels": 0}, ValueError, "max_levels must be None or an int >= 1"),
     ],
 )

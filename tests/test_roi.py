@@ -150,8 +150,10 @@ def test_guards():
         roi_pool(x.numpy(), rois, 2)
     with pytest.raises(ValueError, match=r"input must have shape \[N, C, H, W\]"):
         roi_pool(x[0], rois, 2)
-    with pytest.raises(ValueError, match="output_size must be"):
+    with pytest.raises(ValueError, match=r"output_size must hold ints >= 1, got \(2, 0\)"):
         roi_pool(x, rois, (2, 0))
+    with pytest.raises(TypeError, match="output_size must be an int or a pair of ints"):
+        roi_pool(x, rois, "7")
     with pytest.raises(ValueError, match="spatial_scale must be"):
         roi_pool(x, rois, 2, spatial_scale=0)
     with pytest.raises(ValueError, match=r"boxes must have shape \[K, 5\]"):

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from dlcv_utils.ops.boxes import box_iou
+from dlcv_utils.validation import check_pair, check_positive_numbers
 
 __all__ = [
     "IGNORE",
@@ -34,32 +35,6 @@ __all__ = [
 ]
 
 POSITIVE, NEGATIVE, IGNORE = 1, 0, -1
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if isinstance(value, int):
-        value = (value, value)
-    try:
-        a, b = value
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}") from None
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (a, b)):
-        raise ValueError(f"{name} must hold positive ints, got {value!r}")
-    return int(a), int(b)
-
-
-def _positive_floats(values, name: str) -> list[float]:
-    if isinstance(values, (int, float)) and not isinstance(values, bool):
-        values = (values,)
-    try:
-        out = [float(v) for v in values]
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a sequence of positive numbers, got {values!r}") from None
-    if not out or any(not v > 0 for v in out):
-        raise ValueError(f"{name} must be a non-empty sequence of positive numbers, got {values!r}")
-    return out
 
 
 def base_anchors(
@@ -77,8 +52,8 @@ def base_anchors(
         >>> base_anchors(scales=(16,), ratios=(1.0, 4.0)).tolist()
         [[-8.0, -8.0, 8.0, 8.0], [-4.0, -16.0, 4.0, 16.0]]
     """
-    s = torch.as_tensor(_positive_floats(scales, "scales"), dtype=dtype)
-    r = torch.as_tensor(_positive_floats(ratios, "ratios"), dtype=dtype)
+    s = torch.as_tensor(check_positive_numbers(scales, "scales"), dtype=dtype)
+    r = torch.as_tensor(check_positive_numbers(ratios, "ratios"), dtype=dtype)
     h_ratio = torch.sqrt(r)
     w_ratio = 1 / h_ratio
     ws = (w_ratio[:, None] * s[None, :]).reshape(-1)
@@ -119,8 +94,8 @@ def generate_anchors(
         >>> a[6].tolist()  # first anchor of cell (0, 1): shifted 16 px to the right
         [-7.0, -11.0, 39.0, 11.0]
     """
-    fh, fw = _pair(feature_size, "feature_size")
-    sy, sx = _pair(stride, "stride")
+    fh, fw = check_pair(feature_size, "feature_size")
+    sy, sx = check_pair(stride, "stride")
     cell = base_anchors(scales, ratios, dtype=dtype).to(device)
     shift_x = torch.arange(fw, device=device, dtype=dtype) * sx
     shift_y = torch.arange(fh, device=device, dtype=dtype) * sy

@@ -20,19 +20,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from dlcv_utils.validation import check_pair
+
 __all__ = ["SpatialPyramidPooling", "bin_centres", "roi_pool", "round_half_away", "spp_rois"]
-
-
-def _pair(output_size, name: str = "output_size") -> tuple[int, int]:
-    if isinstance(output_size, int) and not isinstance(output_size, bool):
-        output_size = (output_size, output_size)
-    if (
-        not isinstance(output_size, Sequence)
-        or len(output_size) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in output_size)
-    ):
-        raise ValueError(f"{name} must be a positive int or a pair of them, got {output_size!r}")
-    return int(output_size[0]), int(output_size[1])
 
 
 def _check_levels(levels) -> tuple[int, ...]:
@@ -146,7 +136,7 @@ def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
                   [13., 15.]]]])
     """
     _check_input(input)
-    ph, pw = _pair(output_size)
+    ph, pw = check_pair(output_size, "output_size")
     if (
         not isinstance(spatial_scale, (int, float))
         or isinstance(spatial_scale, bool)

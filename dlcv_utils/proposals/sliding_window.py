@@ -10,10 +10,11 @@ are ``(width, height)`` / ``(x step, y step)``, or one int for both.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from numbers import Integral, Real
 
 import numpy as np
+
+from dlcv_utils.validation import check_pair
 
 __all__ = [
     "count_sliding_windows",
@@ -26,17 +27,7 @@ __all__ = [
 
 def _pair(value, name: str) -> tuple[int, int]:
     """An int or a pair of ints (both >= 1) as ``(x, y)``."""
-    vals = (value, value) if isinstance(value, Integral) and not isinstance(value, bool) else value
-    if isinstance(vals, str) or not isinstance(vals, Sequence | np.ndarray) or len(vals) != 2:
-        raise TypeError(f"{name} must be an int or a pair of ints (width, height), got {value!r}")
-    out = []
-    for v in vals:
-        if isinstance(v, bool) or not isinstance(v, Integral):
-            raise TypeError(f"{name} must hold ints, got {value!r}")
-        if v < 1:
-            raise ValueError(f"{name} must be >= 1, got {value!r}")
-        out.append(int(v))
-    return out[0], out[1]
+    return check_pair(value, name, order="(width, height)")
 
 
 def _shape(image_shape) -> tuple[int, int]:
