@@ -6,6 +6,10 @@ summary table (lesson, status, wall time, device, key figure). A failing lesson 
 and the error, and the command exits with status 1.
 
 ``dlcv-course list`` prints the lessons it knows.
+
+``dlcv-course lab [--dir DIR] [--refresh]`` copies the lessons into a writable workspace
+(``~/dlcv-work`` by default; copies that exist are kept) and opens JupyterLab there, so
+JupyterLab's autosave never rewrites the committed notebooks.
 """
 
 from __future__ import annotations
@@ -294,6 +298,88 @@ def format_table(results: list[LessonResult]) -> str:
     return "\n".join(lines)
 
 
+DEFAULT_WORKSPACE = Path("~/dlcv-work")
+
+
+def prepare_workspace(
+    dest: Path, lessons: dict[str, Path], refresh: bool = False
+) -> tuple[list[Path], list[Path]]:
+    """Copy the lesson notebooks into the writable folder ``dest`` (created if missing).
+
+    JupyterLab autosaves an open notebook every two minutes: working on copies keeps the
+    committed notebooks of the checkout untouched. A copy that already exists holds the
+    learner's work and is kept, unless ``refresh``.
+
+    Args:
+        dest: the workspace folder (``~`` is expanded).
+        lessons: ``{"01": path, ...}`` as from :func:`find_lessons`.
+        refresh: overwrite copies that exist.
+
+    Returns:
+        ``(copied, kept)``: the workspace paths written and the ones left as they were.
+
+    Raises:
+        ValueError: ``dest`` is the checkout's ``notebooks/`` folder (or inside it), or an
+            existing file that is not a folder.
+    """
+    import shutil
+
+    dest = Path(dest).expanduser().resolve()
+    source_dirs = {Path(p).resolve().parent for p in lessons.values()}
+    for src_dir in source_dirs:
+        if dest == src_dir or src_dir in dest.parents:
+            raise ValueError(
+                f"--dir must be a folder of your own, not the checkout's {src_dir} "
+                "(autosave would rewrite the committed notebooks)"
+            )
+    if dest.exists() and not dest.is_dir():
+        raise ValueError(f"--dir must be a folder, but {dest} is a file")
+    dest.mkdir(parents=True, exist_ok=True)
+    copied, kept = [], []
+    for path in lessons.values():
+        target = dest / Path(path).name
+        if target.exists() and not refresh:
+            kept.append(target)
+            continue
+        shutil.copyfile(path, target)
+        copied.append(target)
+    return copied, kept
+
+
+def lab_command(dest: Path, extra: list[str] | None = None) -> list[str]:
+    """The command line that opens JupyterLab on ``dest`` (this Python's ``jupyterlab``)."""
+    return [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={Path(dest).expanduser().resolve()}",
+        *(extra or []),
+    ]
+
+
+def _lab(args, parser, available) -> int:
+    import importlib.util
+    import subprocess
+
+    try:
+        copied, kept = prepare_workspace(args.dir, available, refresh=args.refresh)
+    except ValueError as exc:
+        parser.error(str(exc))
+    dest = Path(args.dir).expanduser().resolve()
+    print(f"workspace {dest}: {len(copied)} lesson(s) copied, {len(kept)} kept as you left them")
+    if kept and not args.refresh:
+        print("  (dlcv-course lab --refresh replaces them with the checkout's versions)")
+    if args.no_open:
+        return 0
+    if importlib.util.find_spec("jupyterlab") is None:
+        print("JupyterLab is not installed: python3 -m pip install jupyterlab", file=sys.stderr)
+        return 1
+    try:
+        return subprocess.call(lab_command(dest, args.jupyter_args), cwd=dest)
+    except KeyboardInterrupt:
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``dlcv-course``."""
     parser = argparse.ArgumentParser(prog="dlcv-course", description=__doc__.splitlines()[0])
@@ -304,9 +390,25 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--device", choices=["cpu", "cuda"], default=None)
     run.add_argument("--no-html", action="store_true", help="skip the HTML copies")
     sub.add_parser("list", help="list the lessons")
+    lab = sub.add_parser(
+        "lab",
+        help="copy the lessons into a writable workspace and open JupyterLab there",
+        description="Copy the lesson notebooks into a workspace of your own (existing copies "
+        "are kept) and open JupyterLab there, so autosave never touches the checkout.",
+    )
+    lab.add_argument(
+        "--dir", type=Path, default=DEFAULT_WORKSPACE, help="workspace (default: ~/dlcv-work)"
+    )
+    lab.add_argument("--refresh", action="store_true", help="replace copies that exist")
+    lab.add_argument("--no-open", action="store_true", help="only copy; do not start JupyterLab")
+    lab.add_argument(
+        "jupyter_args", nargs="*", help="passed to JupyterLab after --, e.g. -- --port 8899"
+    )
     args = parser.parse_args(argv)
 
     available = find_lessons(NOTEBOOK_DIR)
+    if args.command == "lab":
+        return _lab(args, parser, available)
     if args.command == "list":
         for key, path in available.items():
             print(f"{key}  {path.name}")
