@@ -137,3 +137,27 @@ def test_the_layer_test_sees_real_imports():
     assert "dlcv_utils.ops.boxes" in GRAPH["dlcv_utils.ops.nms"]
     assert "dlcv_utils.engine.evaluation" in GRAPH["dlcv_utils.engine.loop"]
     assert layer_of("dlcv_utils.course.recipes") > layer_of("dlcv_utils.engine.loop")
+
+
+def private_imports(path: Path) -> list[str]:
+    """``module._name`` imported by ``path`` from another module that is not itself private."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dlcv_utils"):
+            if node.module.rpartition(".")[2].startswith("_"):
+                continue  # a package-internal helper module (e.g. exercises._common)
+            found += [
+                f"{node.module}.{a.name}"
+                for a in node.names
+                if a.name.startswith("_") and f"{node.module}.{a.name}" not in MODULES
+            ]
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_imports_private_names_of_another(module):
+    private = private_imports(MODULES[module])
+    assert not private, (
+        f"{module} imports private names {private}: make them public where they live (with a "
+        "docstring), or move the shared check into dlcv_utils/validation.py"
+    )

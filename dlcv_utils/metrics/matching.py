@@ -25,7 +25,8 @@ import numpy as np
 __all__ = ["box_iou_numpy", "match_detections"]
 
 
-def _as_boxes(boxes, name: str) -> np.ndarray:
+def as_boxes(boxes, name: str) -> np.ndarray:
+    """``boxes`` (numpy, torch or nested lists) as a float64 ``[N, 4]`` array; ``name`` in errors."""
     if hasattr(boxes, "detach"):  # torch tensor
         boxes = boxes.detach().cpu().numpy()
     arr = np.asarray(boxes)
@@ -102,8 +103,8 @@ def match_detections(
         >>> tp.tolist(), ign.tolist()
         ([True, False, False], [False, False, True])
     """
-    det_boxes = _as_boxes(det_boxes, "det_boxes")
-    gt_boxes = _as_boxes(gt_boxes, "gt_boxes")
+    det_boxes = as_boxes(det_boxes, "det_boxes")
+    gt_boxes = as_boxes(gt_boxes, "gt_boxes")
     if hasattr(det_scores, "detach"):
         det_scores = det_scores.detach().cpu().numpy()
     scores = np.asarray(det_scores)

@@ -23,7 +23,7 @@ import numpy as np
 
 from dlcv_utils.datasets.records import ImageAnn
 from dlcv_utils.metrics.ap import AP_METHODS, average_precision, precision_recall_curve
-from dlcv_utils.metrics.matching import _as_boxes, match_detections
+from dlcv_utils.metrics.matching import as_boxes, match_detections
 
 __all__ = ["evaluate_voc"]
 
@@ -136,10 +136,10 @@ def evaluate_voc(
         for key in ("boxes", "scores", "labels"):
             if key not in det:
                 raise ValueError(f"detections[{i}] is missing key {key!r}")
-        g_boxes = _as_boxes([o.bbox for o in img.objects], f"ground_truths[{i}] bbox")
+        g_boxes = as_boxes([o.bbox for o in img.objects], f"ground_truths[{i}] bbox")
         g_labels = [str(o.label) for o in img.objects]
         g_diff = np.array([bool(o.difficult) for o in img.objects], dtype=bool)
-        d_boxes = _as_boxes(_to_numpy(det["boxes"]), f"detections[{i}]['boxes']")
+        d_boxes = as_boxes(_to_numpy(det["boxes"]), f"detections[{i}]['boxes']")
         d_scores = _to_numpy(det["scores"]).reshape(-1)
         if d_scores.dtype.kind not in "iuf":
             raise TypeError(f"detections[{i}]['scores'] must be numbers, got {d_scores.dtype}")

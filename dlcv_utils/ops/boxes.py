@@ -33,15 +33,25 @@ __all__ = [
 ]
 
 
-def _from_numpy(arr: np.ndarray) -> torch.Tensor:
+def tensor_from_numpy(arr: np.ndarray) -> torch.Tensor:
+    """``torch.from_numpy`` that also accepts non-contiguous and negatively strided arrays.
+
+    Example:
+        >>> tensor_from_numpy(np.arange(4.0)[::-1]).tolist()
+        [3.0, 2.0, 1.0, 0.0]
+    """
     # torch refuses negative strides (e.g. ``a[::-1]``), which ``ascontiguousarray`` may keep
     if not arr.flags.c_contiguous or any(s < 0 for s in arr.strides):
         arr = np.array(arr, order="C", copy=True)
     return torch.from_numpy(arr)
 
 
-def _as_float_tensor(boxes, name: str) -> tuple[torch.Tensor, bool]:
-    """Validate ``boxes`` as ``[N, 4]`` and return ``(float tensor, came_from_numpy)``."""
+def as_box_tensor(boxes, name: str) -> tuple[torch.Tensor, bool]:
+    """Validate ``boxes`` as ``[N, 4]`` numbers and return ``(float tensor, came_from_numpy)``.
+
+    Shared by every op that takes boxes (IoU here, NMS in :mod:`dlcv_utils.ops.nms`); ``name``
+    is the argument's name in the messages.
+    """
     if isinstance(boxes, np.ndarray):
         is_numpy = True
         if np.issubdtype(boxes.dtype, np.complexfloating):
@@ -53,7 +63,7 @@ def _as_float_tensor(boxes, name: str) -> tuple[torch.Tensor, bool]:
         arr = boxes if np.issubdtype(boxes.dtype, np.floating) else boxes.astype(np.float64)
         if arr.dtype == np.float16:
             arr = arr.astype(np.float32)
-        tensor = _from_numpy(arr)
+        tensor = tensor_from_numpy(arr)
     elif isinstance(boxes, torch.Tensor):
         is_numpy = False
         tensor = boxes
@@ -75,7 +85,8 @@ def _as_float_tensor(boxes, name: str) -> tuple[torch.Tensor, bool]:
     return tensor, is_numpy
 
 
-def _check_xyxy(tensor: torch.Tensor, name: str) -> None:
+def check_xyxy(tensor: torch.Tensor, name: str) -> None:
+    """Raise ``ValueError`` naming the first box of ``tensor`` ``[N, 4]`` with ``x2 < x1`` or ``y2 < y1``."""
     bad = (tensor[:, 2] < tensor[:, 0]) | (tensor[:, 3] < tensor[:, 1])
     if bool(bad.any()):
         i = int(torch.nonzero(bad)[0, 0])
@@ -134,7 +145,7 @@ def box_convert(boxes: Boxes, in_fmt: str, out_fmt: str, image_size=None) -> Box
     for arg, fmt in (("in_fmt", in_fmt), ("out_fmt", out_fmt)):
         if fmt not in BOX_FORMATS:
             raise ValueError(f"{arg} must be one of {BOX_FORMATS}, got {fmt!r}")
-    tensor, is_numpy = _as_float_tensor(boxes, "boxes")
+    tensor, is_numpy = as_box_tensor(boxes, "boxes")
     if in_fmt.endswith("n") or out_fmt.endswith("n"):
         width, height = _check_image_size(image_size, in_fmt if in_fmt.endswith("n") else out_fmt)
         scale = tensor.new_tensor([width, height, width, height])
@@ -156,7 +167,7 @@ def box_convert(boxes: Boxes, in_fmt: str, out_fmt: str, image_size=None) -> Box
                 f"boxes in {in_fmt!r} must have w, h >= 0; box {i} is {tensor[i].tolist()}"
             )
     else:
-        _check_xyxy(torch.stack([x1, y1, x2, y2], -1), "boxes")
+        check_xyxy(torch.stack([x1, y1, x2, y2], -1), "boxes")
     base_out = out_fmt[:-1] if out_fmt.endswith("n") else out_fmt
     if base_out == "xyxy":
         out = torch.stack([x1, y1, x2, y2], -1)
@@ -186,22 +197,22 @@ def box_area(boxes: Boxes) -> Boxes:
         >>> box_area(torch.tensor([[0, 0, 10, 10], [5, 5, 5, 9]]))
         tensor([100.,   0.])
     """
-    tensor, is_numpy = _as_float_tensor(boxes, "boxes")
-    _check_xyxy(tensor, "boxes")
+    tensor, is_numpy = as_box_tensor(boxes, "boxes")
+    check_xyxy(tensor, "boxes")
     area = (tensor[:, 2] - tensor[:, 0]) * (tensor[:, 3] - tensor[:, 1])
     return _back(area, is_numpy)
 
 
 def _pairwise(boxes1, boxes2):
-    t1, np1 = _as_float_tensor(boxes1, "boxes1")
-    t2, np2 = _as_float_tensor(boxes2, "boxes2")
+    t1, np1 = as_box_tensor(boxes1, "boxes1")
+    t2, np2 = as_box_tensor(boxes2, "boxes2")
     if np1 != np2:
         raise TypeError(
             "boxes1 and boxes2 must both be numpy arrays or both be torch tensors, got "
             f"{type(boxes1).__name__} and {type(boxes2).__name__}"
         )
-    _check_xyxy(t1, "boxes1")
-    _check_xyxy(t2, "boxes2")
+    check_xyxy(t1, "boxes1")
+    check_xyxy(t2, "boxes2")
     dtype = torch.promote_types(t1.dtype, t2.dtype)
     return t1.to(dtype), t2.to(dtype), np1
 

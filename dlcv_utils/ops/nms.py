@@ -26,7 +26,7 @@ import math
 import numpy as np
 import torch
 
-from dlcv_utils.ops.boxes import _as_float_tensor, _check_xyxy, _from_numpy
+from dlcv_utils.ops.boxes import as_box_tensor, check_xyxy, tensor_from_numpy
 from dlcv_utils.validation import check_iou_threshold, check_number
 
 __all__ = ["batched_nms", "nms", "soft_nms"]
@@ -38,7 +38,7 @@ def _as_scores(scores, n: int, name: str, like: torch.Tensor) -> torch.Tensor:
             scores.dtype, np.complexfloating
         ):
             raise TypeError(f"{name} must hold real numbers, got dtype {scores.dtype}")
-        tensor = _from_numpy(scores)
+        tensor = tensor_from_numpy(scores)
     elif isinstance(scores, torch.Tensor):
         tensor = scores
         if tensor.dtype == torch.bool or tensor.is_complex():  # same rule as for numpy
@@ -61,8 +61,8 @@ def _prepare(boxes, scores):
             "boxes and scores must both be numpy arrays or both torch tensors, got "
             f"{type(boxes).__name__} and {type(scores).__name__}"
         )
-    tensor, _ = _as_float_tensor(boxes, "boxes")
-    _check_xyxy(tensor, "boxes")
+    tensor, _ = as_box_tensor(boxes, "boxes")
+    check_xyxy(tensor, "boxes")
     score_t = _as_scores(scores, tensor.shape[0], "scores", tensor)
     return tensor, score_t, is_numpy
 
@@ -167,7 +167,7 @@ def batched_nms(boxes, scores, labels, iou_threshold: float, score_threshold: fl
         raise TypeError(f"labels must be the same array type as boxes, got {type(labels).__name__}")
     if is_numpy and not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
-    label_t = _from_numpy(labels) if is_numpy else labels
+    label_t = tensor_from_numpy(labels) if is_numpy else labels
     if label_t.ndim != 1 or label_t.shape[0] != tensor.shape[0]:
         raise ValueError(
             f"labels must have shape [{tensor.shape[0]}] to match boxes, got {tuple(label_t.shape)}"
