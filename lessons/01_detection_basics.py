@@ -257,8 +257,8 @@ print("IoU of each guess:", np.round(ious, 3).tolist())
 # ### Slider: two boxes
 #
 # Move and resize two boxes on another scikit-image photo and watch the intersection, the
-# union and the IoU change. (The sliders need a live kernel; in a static view you only see the
-# first picture.)
+# union and the IoU change. (The sliders need a live kernel; a saved view, e.g. on GitHub, shows
+# the picture of the starting boxes.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
