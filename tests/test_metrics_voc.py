@@ -294,7 +294,7 @@ def test_evaluate_voc_guards():
 
 
 def test_more_type_guards():
-    with pytest.raises(TypeError, match="iou_threshold must be a float"):
+    with pytest.raises(TypeError, match="iou_threshold must be a number"):
         match_detections([[0, 0, 1, 1]], [0.5], [[0, 0, 1, 1]], iou_threshold="0.5")
     with pytest.raises(TypeError, match="det_scores must be numeric"):
         match_detections([[0, 0, 1, 1]], ["high"], [[0, 0, 1, 1]])
@@ -306,5 +306,5 @@ def test_more_type_guards():
         evaluate_voc(gts, [{**ok, "labels": [0.5]}])
     with pytest.raises(TypeError, match="detections must be a list of dicts"):
         evaluate_voc(gts, {"boxes": []})
-    with pytest.raises(TypeError, match="iou_threshold must be a float"):
+    with pytest.raises(TypeError, match="iou_threshold must be a number"):
         evaluate_voc(gts, [ok], iou_threshold=None)

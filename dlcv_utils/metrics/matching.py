@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlcv_utils.validation import check_iou_threshold
+
 __all__ = ["box_iou_numpy", "match_detections"]
 
 
@@ -117,10 +119,7 @@ def match_detections(
         )
     if not np.all(np.isfinite(scores)):
         raise ValueError("det_scores contains NaN or inf")
-    if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, (int, float, np.floating)):
-        raise TypeError(f"iou_threshold must be a float, got {iou_threshold!r}")
-    if not 0.0 <= float(iou_threshold) <= 1.0:
-        raise ValueError(f"iou_threshold must be in [0, 1], got {iou_threshold}")
+    check_iou_threshold(iou_threshold)
     if gt_difficult is None:
         difficult = np.zeros(len(gt_boxes), dtype=bool)
     else:

@@ -24,6 +24,7 @@ import numpy as np
 from dlcv_utils.datasets.records import ImageAnn
 from dlcv_utils.metrics.ap import AP_METHODS, average_precision, precision_recall_curve
 from dlcv_utils.metrics.matching import as_boxes, match_detections
+from dlcv_utils.validation import check_iou_threshold
 
 __all__ = ["evaluate_voc"]
 
@@ -109,10 +110,7 @@ def evaluate_voc(
     """
     if method not in AP_METHODS:
         raise ValueError(f"method must be one of {AP_METHODS}, got {method!r}")
-    if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, (int, float, np.floating)):
-        raise TypeError(f"iou_threshold must be a float, got {iou_threshold!r}")
-    if not 0.0 <= float(iou_threshold) <= 1.0:
-        raise ValueError(f"iou_threshold must be in [0, 1], got {iou_threshold}")
+    check_iou_threshold(iou_threshold)
     if isinstance(ground_truths, (str, bytes, Mapping)) or not isinstance(ground_truths, Sequence):
         raise TypeError(
             f"ground_truths must be a list of ImageAnn, got {type(ground_truths).__name__}"

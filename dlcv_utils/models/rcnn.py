@@ -41,6 +41,7 @@ from dlcv_utils.models.backbones import small_backbone
 from dlcv_utils.ops.box_coder import decode, encode
 from dlcv_utils.ops.losses import fast_rcnn_loss
 from dlcv_utils.proposals.cache import ProposalCache
+from dlcv_utils.validation import check_iou_threshold
 
 __all__ = [
     "RCNN",
@@ -92,6 +93,9 @@ def assign_proposals(
     from dlcv_utils.ops.boxes import box_iou
 
     low, high = bg_iou_thresh
+    check_iou_threshold(fg_iou_thresh, "fg_iou_thresh")
+    check_iou_threshold(low, "bg_iou_thresh[0]")
+    check_iou_threshold(high, "bg_iou_thresh[1]")
     if not 0.0 <= low <= high <= fg_iou_thresh <= 1.0:
         raise ValueError(
             "need 0 <= bg_iou_thresh[0] <= bg_iou_thresh[1] <= fg_iou_thresh <= 1, "

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from dlcv_utils.ops.boxes import box_iou
-from dlcv_utils.validation import check_pair, check_positive_numbers
+from dlcv_utils.validation import check_iou_threshold, check_pair, check_positive_numbers
 
 __all__ = [
     "IGNORE",
@@ -142,6 +142,8 @@ def assign_rpn_targets(
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
         if t.ndim != 2 or t.shape[1] != 4:
             raise ValueError(f"{name} must have shape [N, 4], got {tuple(t.shape)}")
+    check_iou_threshold(pos_iou, "pos_iou")
+    check_iou_threshold(neg_iou, "neg_iou")
     if not 0.0 <= neg_iou <= pos_iou <= 1.0:
         raise ValueError(
             f"need 0 <= neg_iou <= pos_iou <= 1, got neg_iou={neg_iou!r}, pos_iou={pos_iou!r}"
