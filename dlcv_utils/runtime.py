@@ -70,7 +70,8 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
         raise ValueError(f"device must be 'cpu' or 'cuda', got {choice!r}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
-            f"device {choice!r} was requested but CUDA is not available; use device='cpu'"
+            f"device {choice!r} was requested but CUDA is not available (torch sees no CUDA "
+            "GPU); use device='cpu'"
         )
     return dev
 

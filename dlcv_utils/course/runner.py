@@ -242,18 +242,12 @@ def run_lessons(
     progress: bool = True,
 ) -> list[LessonResult]:
     """Run the chosen lessons in order; see :func:`main`."""
-    import torch
+    from dlcv_utils.runtime import pick_device
 
-    dev = (
-        device or os.environ.get("DLCV_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    if dev not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {dev!r}")
-    if dev == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            "device 'cuda' was asked for (--device or $DLCV_DEVICE) but torch sees no CUDA GPU; "
-            "use --device cpu"
-        )
+    try:
+        dev = pick_device(device).type  # the argument, else $DLCV_DEVICE, else CUDA if present
+    except ValueError as exc:
+        raise ValueError(f"{exc} (asked for with --device or $DLCV_DEVICE)") from None
     build_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for lesson in lessons:
