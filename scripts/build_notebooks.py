@@ -149,7 +149,13 @@ def assemble(src: Path):
             cell.outputs = []
             cell.execution_count = None
     nb.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        # the display name ipykernel installs: JupyterLab rewrites any other one on open, and
+        # the notebook would open as modified
+        "kernelspec": {
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+            "name": "python3",
+        },
         "language_info": dict(LANGUAGE_INFO),
     }
     nb.nbformat, nb.nbformat_minor = 4, 5
