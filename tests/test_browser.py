@@ -3,6 +3,7 @@
 A JupyterLab server is started on 127.0.0.1 with a random token, on a temporary copy of
 ``notebooks/`` (the checkout is never touched), and driven by Debian's ``chromium``:
 
+* a lesson opens unmodified (JupyterLab would autosave a modified one);
 * before running, every widget cell of a saved lesson shows a picture, no raw widget repr;
 * "Run All" from the Run menu, then every slider is moved with the keyboard (End/Home) and with
   the mouse (dragging the handle), and the output next to it must change each time;
@@ -362,6 +363,11 @@ def test_lesson_widgets_in_a_real_browser(lab, browser, name, capsys):
     started = time.time()
     try:
         _open(page, lab, name)
+        # opening must not modify it (JupyterLab autosaves a modified notebook)
+        page.wait_for_timeout(1_000)
+        assert page.locator(".lm-TabBar-tab.jp-mod-dirty").count() == 0, (
+            f"{name} opens as modified (metadata JupyterLab rewrites on open?)"
+        )
         # 1. not run yet: every saved widget cell shows its picture, never a raw repr
         cells = page.locator(".jp-Notebook .jp-Cell")
         for i in saved_widget_cells:
