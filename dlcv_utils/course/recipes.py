@@ -32,6 +32,7 @@ from dlcv_utils.course.settings import (
     Lesson04,
     Lesson05,
     Lesson06,
+    Lesson07,
     ShapesData,
     Training,
     lesson_setup,
@@ -47,6 +48,7 @@ __all__ = [
     "build_config_model",
     "build_faster_rcnn_model",
     "build_rcnn_model",
+    "build_single_shot_model",
     "proposal_cache",
     "random_hflip",
     "run_benchmark",
@@ -264,6 +266,15 @@ def build_config_model(cfg: Lesson06) -> nn.Module:
     return build_detector(model_cfg)
 
 
+def build_single_shot_model(cfg: Lesson07) -> nn.Module:
+    """Lesson 07's single-shot detector with its settings (seeded with ``cfg.seed``)."""
+    from dlcv_utils.models.single_shot import SingleShotDetector
+
+    torch.manual_seed(cfg.seed)
+    kw = {"width": cfg.width, "stride": cfg.stride, "anchor_sizes": cfg.anchor_sizes}
+    return SingleShotDetector(len(CLASS_NAMES), image_size=cfg.data.image_size, **kw)
+
+
 # ----------------------------------------------------------------------------- benchmarks
 def _row(name: str, result: RecipeResult, **extra) -> dict[str, Any]:
     return {
@@ -313,12 +324,23 @@ def _bench_lesson06(device, progress: bool) -> dict[str, Any]:
     return _row(f"Faster R-CNN from config ({cfg.config})", result)
 
 
+def _bench_lesson07(device, progress: bool) -> dict[str, Any]:
+    dev, cfg = lesson_setup("07", device)
+    train, val = shapes_loaders(cfg.data, seed=cfg.seed)
+    model = build_single_shot_model(cfg)
+    result = train_and_evaluate(
+        model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
+    )
+    return _row(f"single-shot (tiny backbone, {cfg.data.image_size}px)", result)
+
+
 #: benchmark name -> (lesson, function(device, progress) -> row)
 BENCHMARKS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "rcnn": ("04", lambda device, progress: _bench_lesson04("rcnn", device, progress)),
     "fast_rcnn": ("04", lambda device, progress: _bench_lesson04("fast_rcnn", device, progress)),
     "faster_rcnn": ("05", _bench_lesson05),
     "config": ("06", _bench_lesson06),
+    "single_shot": ("07", _bench_lesson07),
 }
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "Lesson04",
     "Lesson05",
     "Lesson06",
+    "Lesson07",
     "LessonSettings",
     "ShapesData",
     "Training",
@@ -198,6 +199,24 @@ class Lesson06(LessonSettings):
     recall_floor: float = 0.2
 
 
+@dataclass(frozen=True)
+class Lesson07(LessonSettings):
+    """Lesson 07: a single-shot detector trained here, exported to ONNX, run by OpenCV DNN.
+
+    ``timing_images`` images are timed per runtime (PyTorch, OpenCV DNN, onnxruntime);
+    ``video_frames`` frames of the generated clip are detected.
+    """
+
+    data: ShapesData = field(default_factory=lambda: ShapesData(600, 100))
+    train: Training = field(default_factory=lambda: Training(8))
+    width: int = 16
+    stride: int = 8
+    anchor_sizes: tuple[int, ...] = (16, 32, 64)
+    timing_images: int = 50
+    video_frames: int = 24
+    video_step: int = 4
+
+
 # ----------------------------------------------------------------------------- the table
 _CPU04 = Lesson04(
     threads=1,
@@ -216,6 +235,13 @@ _CPU06 = Lesson06(
     data=ShapesData(n_train=600, n_val=150, batch_size=4),
     train=Training(
         epochs=8, lr=2e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=600, map50_floor=0.35
+    ),
+)
+_CPU07 = Lesson07(
+    threads=1,
+    data=ShapesData(n_train=600, n_val=100, batch_size=8, val_batch_size=16, hflip=True),
+    train=Training(
+        epochs=8, lr=3e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=180, map50_floor=0.3
     ),
 )
 
@@ -265,6 +291,16 @@ SETTINGS: dict[str, tuple[LessonSettings, LessonSettings]] = {
             train=replace(
                 _CPU06.train, epochs=24, lr=1e-3, warmup_iters=300, max_train_seconds=1800
             ),
+        ),
+    ),
+    "07": (
+        _CPU07,
+        replace(
+            _CPU07,
+            threads=None,
+            data=replace(_CPU07.data, n_train=3000, n_val=150, batch_size=16),
+            train=replace(_CPU07.train, epochs=24, max_train_seconds=600),
+            width=32,
         ),
     ),
 }

@@ -7,7 +7,7 @@ helpful line, and returns ``True`` or ``False``. A function that still raises
 ``NotImplementedError`` (the stub in the notebook) is reported as "not attempted yet", so the
 committed notebooks run with the exercises left open.
 
-One module per lesson holds its checkers and model solutions (``lesson01`` ... ``lesson06``);
+One module per lesson holds its checkers and model solutions (``lesson01`` ... ``lesson07``);
 this package re-exports them all. Print a model solution with :func:`show_solution` once you
 have tried (``show_solution("iou")``); :data:`SOLUTIONS` lists the names.
 """
@@ -17,7 +17,15 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
-from dlcv_utils.course.exercises import lesson01, lesson02, lesson03, lesson04, lesson05, lesson06
+from dlcv_utils.course.exercises import (
+    lesson01,
+    lesson02,
+    lesson03,
+    lesson04,
+    lesson05,
+    lesson06,
+    lesson07,
+)
 from dlcv_utils.course.exercises.lesson01 import (
     check_ap,
     check_iou,
@@ -61,13 +69,21 @@ from dlcv_utils.course.exercises.lesson06 import (
     solution_detector_config,
     solution_fpn_level,
 )
+from dlcv_utils.course.exercises.lesson07 import (
+    check_blob,
+    check_decode_raw,
+    solution_blob,
+    solution_decode_raw,
+)
 
 __all__ = [
     "CONFIG_REQUIREMENTS",
     "SOLUTIONS",
     "check_anchors",
     "check_ap",
+    "check_blob",
     "check_decode",
+    "check_decode_raw",
     "check_detector_config",
     "check_encode",
     "check_fpn_level",
@@ -83,7 +99,9 @@ __all__ = [
     "solution_anchors",
     "solution_ap",
     "solution_batched_nms",
+    "solution_blob",
     "solution_decode",
+    "solution_decode_raw",
     "solution_detector_config",
     "solution_encode",
     "solution_fpn_level",
@@ -100,7 +118,7 @@ __all__ = [
 
 #: Every model solution by name, all lessons together (``show_solution(name)`` prints one).
 SOLUTIONS: dict[str, Callable] = {}
-for _module in (lesson01, lesson02, lesson03, lesson04, lesson05, lesson06):
+for _module in (lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07):
     _clash = set(SOLUTIONS) & set(_module.SOLUTIONS)
     if _clash:  # pragma: no cover - a programming error caught by the tests at import
         raise RuntimeError(f"solution names defined twice: {sorted(_clash)}")
