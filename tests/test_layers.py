@@ -161,3 +161,31 @@ def test_no_module_imports_private_names_of_another(module):
         f"{module} imports private names {private}: make them public where they live (with a "
         "docstring), or move the shared check into dlcv_utils/validation.py"
     )
+
+
+# the public import paths of lesson 01 stay: thin aliases of their new homes
+PUBLIC_ALIASES = {
+    "dlcv_utils.boxes": (
+        "dlcv_utils.ops.boxes",
+        {
+            "BOX_FORMATS",
+            "box_area",
+            "box_convert",
+            "box_inter_union",
+            "box_iou",
+            "generalized_box_iou",
+        },
+    ),
+    "dlcv_utils.nms": ("dlcv_utils.ops.nms", {"batched_nms", "nms", "soft_nms"}),
+}
+
+
+@pytest.mark.parametrize("alias", sorted(PUBLIC_ALIASES))
+def test_public_aliases_keep_their_names(alias):
+    import importlib
+
+    home, names = PUBLIC_ALIASES[alias]
+    old, new = importlib.import_module(alias), importlib.import_module(home)
+    assert set(old.__all__) == names
+    for name in names:
+        assert getattr(old, name) is getattr(new, name), f"{alias}.{name} is not {home}.{name}"
