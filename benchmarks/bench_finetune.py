@@ -1,6 +1,6 @@
 """Fine-tune a COCO-pretrained Faster R-CNN on Penn-Fudan (lesson 05, section 6): one table row.
 
-Runs :func:`dlcv_utils.models.finetune.finetune_pennfudan`, the recipe the lesson's cell runs:
+Runs :func:`dlcv_utils.course.finetune.finetune_pennfudan`, the recipe the lesson's cell runs:
 seeded split (50 validation photos), COCO weights with a new 2-class box predictor, SGD with
 warm-up and cosine decay, COCO mAP on the validation photos before and after. With
 ``--from-scratch`` it also trains the same architecture from random weights, for the transfer
@@ -54,9 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     import torch
 
+    from dlcv_utils.course.finetune import finetune_pennfudan
     from dlcv_utils.datasets.download import DownloadError, download
     from dlcv_utils.models.faster_rcnn import WeightsUnavailableError
-    from dlcv_utils.models.finetune import finetune_pennfudan
 
     args = parse_args(argv)
     try:

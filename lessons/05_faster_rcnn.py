@@ -633,7 +633,7 @@ assert n_new == 1024 * 2 + 2 + 1024 * 2 * 4 + 2 * 4  # scores + box deltas, weig
 # `PennFudanDataset` (in `dlcv_utils.datasets.pennfudan`) turns each mask into a box, from the
 # first to one past the last pixel in each direction, the box convention of this course.
 #
-# `finetune_pennfudan` (in `dlcv_utils.models.finetune`) holds out 50 photos for validation,
+# `finetune_pennfudan` (in `dlcv_utils.course.finetune`) holds out 50 photos for validation,
 # loads the COCO weights (`pretrained_detector_for(2)`, the three steps above), trains with
 # the `fit` loop of section 3 and reports COCO mAP with the same `evaluate_detector`. On a CPU
 # one epoch at torchvision's 800 px takes far too long, so the next cell only runs on a GPU
@@ -642,9 +642,9 @@ assert n_new == 1024 * 2 + 2 + 1024 * 2 * 4 + 2 * 4  # scores + box deltas, weig
 # %%
 import socket
 
+from dlcv_utils.course.finetune import finetune_pennfudan
 from dlcv_utils.datasets.download import DownloadError, download
 from dlcv_utils.models.faster_rcnn import WeightsUnavailableError
-from dlcv_utils.models.finetune import finetune_pennfudan
 
 FINETUNE_EPOCHS = 3  # the cell prints how long it took
 
@@ -683,7 +683,7 @@ if finetuned is not None:
 
 # %%
 if finetuned is not None:
-    from dlcv_utils.models.finetune import pennfudan_loaders
+    from dlcv_utils.course.finetune import pennfudan_loaders
 
     _, ped_val = pennfudan_loaders(pennfudan_root, seed=0)  # the same seeded split
     fig, axes = plt.subplots(1, 3, figsize=(15, 5))

@@ -16,15 +16,11 @@ import pytest
 import torch
 from PIL import Image
 
+from dlcv_utils.course.finetune import finetune_pennfudan, pennfudan_loaders
 from dlcv_utils.datasets.pennfudan import PennFudanDataset, mask_to_instances
 from dlcv_utils.models import faster_rcnn as frc
 from dlcv_utils.models.faster_rcnn import WeightsUnavailableError, coco_weights_file
-from dlcv_utils.models.finetune import (
-    finetune_pennfudan,
-    pennfudan_loaders,
-    pretrained_detector_for,
-    replace_box_predictor,
-)
+from dlcv_utils.models.finetune import pretrained_detector_for, replace_box_predictor
 
 ARCH = "fasterrcnn_mobilenet_v3_large_fpn"
 W, H = 64, 48

@@ -3,6 +3,7 @@
 Modules:
     settings: the typed per-lesson settings table, one CPU entry and its GPU differences.
     recipes: the "shapes loaders -> train -> evaluate" recipes lessons and benchmarks share.
+    finetune: the lesson-05 recipe that fine-tunes a COCO-pretrained detector on Penn-Fudan.
     runner: the ``dlcv-course`` command that runs the lessons headless.
     report: key figures a lesson reports to the runner.
     exercises: checkers and model solutions for the lessons' exercises.
