@@ -26,9 +26,9 @@ from torch.utils.data import Dataset
 
 from dlcv_utils.datasets._common import box_area_xyxy
 from dlcv_utils.datasets._paths import resolve_inside
-from dlcv_utils.datasets.layout import _check_fmt, read_dataset
+from dlcv_utils.datasets.layout import read_dataset
 from dlcv_utils.datasets.masks import segmentation_to_mask
-from dlcv_utils.datasets.table import FORMATS
+from dlcv_utils.datasets.table import FORMATS, check_fmt
 
 __all__ = [
     "COCODetectionDataset",
@@ -94,7 +94,7 @@ class DetectionDataset(Dataset):
     ):
         self.root = Path(root)
         self.image_dir = Path(image_dir) if image_dir is not None else None
-        self.fmt = _check_fmt(fmt)
+        self.fmt = check_fmt(fmt).name
         self.split = split
         self.transforms = transforms
         self.return_masks = bool(return_masks)
