@@ -127,6 +127,15 @@ def test_transforms_v2_move_boxes_and_masks(roots):
     assert (xs.min().item(), xs.max().item() + 1) == ((W - 30) // 2, (W - 10) // 2)
 
 
+def test_collate_fn_has_one_definition():
+    from dlcv_utils.datasets import shapes, torch_dataset
+
+    assert collate_fn is torch_dataset.collate_fn is shapes.collate_fn
+    sample = (torch.zeros(3, 4, 5), {"boxes": torch.zeros(0, 4)})
+    images, targets = collate_fn([sample, sample, sample])
+    assert len(images) == len(targets) == 3 and targets[2] is sample[1]
+
+
 def test_collate_and_detection_model_forward(roots):
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
 

@@ -322,6 +322,10 @@ def sample_to_target(sample: ShapeSample, *, return_masks: bool = False) -> tupl
 def collate_fn(batch):
     """Collate detection samples into a tuple of images and a tuple of targets.
 
+    Detection images differ in size and in number of boxes, so they cannot be stacked. The one
+    definition of the package (torch-free, so importing this module stays light); also
+    importable from :mod:`dlcv_utils.datasets.torch_dataset` and :mod:`dlcv_utils.datasets`.
+
     Example:
         >>> collate_fn([("a", {"x": 1}), ("b", {"x": 2})])
         (('a', 'b'), ({'x': 1}, {'x': 2}))

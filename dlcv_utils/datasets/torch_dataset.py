@@ -28,6 +28,7 @@ from dlcv_utils.datasets._common import box_area_xyxy
 from dlcv_utils.datasets._paths import resolve_inside
 from dlcv_utils.datasets.layout import read_dataset
 from dlcv_utils.datasets.masks import segmentation_to_mask
+from dlcv_utils.datasets.shapes import collate_fn  # one definition, re-exported here
 from dlcv_utils.datasets.table import FORMATS, check_fmt
 
 __all__ = [
@@ -37,18 +38,6 @@ __all__ = [
     "YOLODetectionDataset",
     "collate_fn",
 ]
-
-
-def collate_fn(batch):
-    """Batch detection samples as a tuple of images and a tuple of targets.
-
-    Detection images differ in size and in number of boxes, so they cannot be stacked.
-
-    Example:
-        >>> collate_fn([("img0", {"a": 0}), ("img1", {"a": 1})])
-        (('img0', 'img1'), ({'a': 0}, {'a': 1}))
-    """
-    return tuple(zip(*batch))
 
 
 class DetectionDataset(Dataset):
