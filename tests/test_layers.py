@@ -29,7 +29,7 @@ LAYERS = [
     "course",
 ]
 # thin aliases kept at the top level for the public import paths
-ALIASES = {"boxes": "ops", "nms": "ops", "paths": "runtime"}
+ALIASES = {"boxes": "ops", "nms": "ops"}
 # modules allowed over the size limit, and why
 LARGE = {"dlcv_utils.metrics.coco": "pycocotools' COCOeval semantics, kept in one module"}
 MAX_LINES = 600

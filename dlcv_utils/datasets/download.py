@@ -515,7 +515,7 @@ def download(
     Args:
         name: ``"voc2007"``, ``"voc2012"``, ``"coco2017-val"`` or ``"pennfudan"`` (keys of
             :data:`REGISTRY`, or of ``registry``).
-        root: parent folder; default :func:`dlcv_utils.paths.cache_dir` ``/ "downloads"``.
+        root: parent folder; default :func:`dlcv_utils.runtime.cache_dir` ``/ "downloads"``.
         mirror: base URL replacing the registry's (default ``$DLCV_MIRROR`` when set).
         registry: alternative registry (tests use a tiny one).
         progress: show a progress bar.
@@ -547,7 +547,7 @@ def download(
         raise ValueError(f"name must be one of {sorted(registry)}, got {name!r}")
     source = registry[name]
     if root is None:
-        from dlcv_utils.paths import cache_dir
+        from dlcv_utils.runtime import cache_dir
 
         root = cache_dir() / "downloads"
     target = Path(root) / name

@@ -65,7 +65,7 @@ def photos_dir() -> Path:
         >>> photos_dir().name
         'photos'
     """
-    from dlcv_utils.paths import DATA_DIR
+    from dlcv_utils.runtime import DATA_DIR
 
     return DATA_DIR / "photos"
 

@@ -449,7 +449,7 @@ def dataset_stats(samples: list[ShapeSample]) -> dict[str, Any]:
 
 
 def _default_root(seed: int, image_size: int) -> Path:
-    from dlcv_utils.paths import cache_dir
+    from dlcv_utils.runtime import cache_dir
 
     suffix = "" if image_size == DEFAULT_IMAGE_SIZE else f"-{image_size}px"
     return cache_dir() / f"{VERSION}-seed{seed}{suffix}"
