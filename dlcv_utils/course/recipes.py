@@ -33,6 +33,7 @@ from dlcv_utils.course.settings import (
     Lesson05,
     Lesson06,
     Lesson07,
+    Lesson08,
     ShapesData,
     Training,
     lesson_setup,
@@ -49,6 +50,7 @@ __all__ = [
     "build_faster_rcnn_model",
     "build_rcnn_model",
     "build_single_shot_model",
+    "build_ssd_model",
     "proposal_cache",
     "random_hflip",
     "run_benchmark",
@@ -275,6 +277,22 @@ def build_single_shot_model(cfg: Lesson07) -> nn.Module:
     return SingleShotDetector(len(CLASS_NAMES), image_size=cfg.data.image_size, **kw)
 
 
+def build_ssd_model(cfg: Lesson08) -> nn.Module:
+    """Lesson 08's SSD (torchvision's ``SSD``, random init) with its settings (seeded)."""
+    from dlcv_utils.models.ssd import build_ssd
+
+    torch.manual_seed(cfg.seed)
+    return build_ssd(
+        len(CLASS_NAMES),
+        image_size=cfg.data.image_size,
+        width=cfg.width,
+        levels=cfg.levels,
+        s_min=cfg.s_min,
+        s_max=cfg.s_max,
+        aspect_ratios=[list(cfg.aspect_ratios)] * cfg.levels,
+    )
+
+
 # ----------------------------------------------------------------------------- benchmarks
 def _row(name: str, result: RecipeResult, **extra) -> dict[str, Any]:
     return {
@@ -334,6 +352,16 @@ def _bench_lesson07(device, progress: bool) -> dict[str, Any]:
     return _row(f"single-shot (tiny backbone, {cfg.data.image_size}px)", result)
 
 
+def _bench_lesson08(device, progress: bool) -> dict[str, Any]:
+    dev, cfg = lesson_setup("08", device)
+    train, val = shapes_loaders(cfg.data, seed=cfg.seed)
+    model = build_ssd_model(cfg)
+    result = train_and_evaluate(
+        model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
+    )
+    return _row(f"SSD ({cfg.levels} levels, width {cfg.width}, {cfg.data.image_size}px)", result)
+
+
 #: benchmark name -> (lesson, function(device, progress) -> row)
 BENCHMARKS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "rcnn": ("04", lambda device, progress: _bench_lesson04("rcnn", device, progress)),
@@ -341,6 +369,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "faster_rcnn": ("05", _bench_lesson05),
     "config": ("06", _bench_lesson06),
     "single_shot": ("07", _bench_lesson07),
+    "ssd": ("08", _bench_lesson08),
 }
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "Lesson05",
     "Lesson06",
     "Lesson07",
+    "Lesson08",
     "LessonSettings",
     "ShapesData",
     "Training",
@@ -217,6 +218,23 @@ class Lesson07(LessonSettings):
     video_step: int = 4
 
 
+@dataclass(frozen=True)
+class Lesson08(LessonSettings):
+    """Lesson 08: SSD (torchvision's ``SSD``) on a tiny multi-scale backbone, from scratch.
+
+    ``levels`` feature maps (strides 8, 16, ...) with default-box scales from ``s_min`` to
+    ``s_max`` (fractions of the image side) and extra ratios ``aspect_ratios`` on every level.
+    """
+
+    data: ShapesData = field(default_factory=lambda: ShapesData(600, 150, batch_size=8))
+    train: Training = field(default_factory=lambda: Training(15))
+    width: int = 16
+    levels: int = 4
+    s_min: float = 0.1
+    s_max: float = 0.6
+    aspect_ratios: tuple[float, ...] = (2.0, 3.0)
+
+
 # ----------------------------------------------------------------------------- the table
 _CPU04 = Lesson04(
     threads=1,
@@ -242,6 +260,13 @@ _CPU07 = Lesson07(
     data=ShapesData(n_train=600, n_val=100, batch_size=8, val_batch_size=16, hflip=True),
     train=Training(
         epochs=8, lr=3e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=180, map50_floor=0.3
+    ),
+)
+_CPU08 = Lesson08(
+    threads=1,
+    data=ShapesData(n_train=600, n_val=150, batch_size=8, val_batch_size=16, hflip=True),
+    train=Training(
+        epochs=12, lr=3e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=100, map50_floor=0.2
     ),
 )
 
@@ -300,6 +325,16 @@ SETTINGS: dict[str, tuple[LessonSettings, LessonSettings]] = {
             threads=None,
             data=replace(_CPU07.data, n_train=3000, n_val=150, batch_size=16),
             train=replace(_CPU07.train, epochs=24, max_train_seconds=600),
+            width=32,
+        ),
+    ),
+    "08": (
+        _CPU08,
+        replace(
+            _CPU08,
+            threads=None,
+            data=replace(_CPU08.data, n_train=3000, batch_size=16),
+            train=replace(_CPU08.train, epochs=40, max_train_seconds=600),
             width=32,
         ),
     ),

@@ -25,6 +25,7 @@ from dlcv_utils.course.exercises import (
     lesson05,
     lesson06,
     lesson07,
+    lesson08,
 )
 from dlcv_utils.course.exercises.lesson01 import (
     check_ap,
@@ -75,6 +76,12 @@ from dlcv_utils.course.exercises.lesson07 import (
     solution_blob,
     solution_decode_raw,
 )
+from dlcv_utils.course.exercises.lesson08 import (
+    check_default_box_scales,
+    check_ssd_match,
+    solution_default_box_scales,
+    solution_ssd_match,
+)
 
 __all__ = [
     "CONFIG_REQUIREMENTS",
@@ -84,6 +91,7 @@ __all__ = [
     "check_blob",
     "check_decode",
     "check_decode_raw",
+    "check_default_box_scales",
     "check_detector_config",
     "check_encode",
     "check_fpn_level",
@@ -93,6 +101,7 @@ __all__ = [
     "check_recall_at_k",
     "check_roi_max_pool",
     "check_rpn_labels",
+    "check_ssd_match",
     "check_window_count",
     "check_yolo_to_coco",
     "show_solution",
@@ -102,6 +111,7 @@ __all__ = [
     "solution_blob",
     "solution_decode",
     "solution_decode_raw",
+    "solution_default_box_scales",
     "solution_detector_config",
     "solution_encode",
     "solution_fpn_level",
@@ -112,13 +122,14 @@ __all__ = [
     "solution_recall_at_k",
     "solution_roi_max_pool",
     "solution_rpn_labels",
+    "solution_ssd_match",
     "solution_window_count",
     "solution_yolo_to_coco",
 ]
 
 #: Every model solution by name, all lessons together (``show_solution(name)`` prints one).
 SOLUTIONS: dict[str, Callable] = {}
-for _module in (lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07):
+for _module in (lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08):
     _clash = set(SOLUTIONS) & set(_module.SOLUTIONS)
     if _clash:  # pragma: no cover - a programming error caught by the tests at import
         raise RuntimeError(f"solution names defined twice: {sorted(_clash)}")
