@@ -6,5 +6,5 @@ Modules:
     evaluation: TP / FP / FN drawings, the detection confusion matrix and AP per class of a
         trained detector (lessons 04, 05, 06).
     widgets: interactive panels; each is a pure ``*_panel`` function plus a thin ``make_*``
-        helper that wires it to ipywidgets (lessons 01, 02, 03, 04, 05, 06).
+        helper that wires it to ipywidgets (lessons 01, 02, 03, 04, 05, 06, 07).
 """
