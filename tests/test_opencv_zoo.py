@@ -167,3 +167,11 @@ def test_registry_is_consistent():
                 assert zf.url.startswith(("http://", "https://")) and zf.url.endswith(
                     Path(zf.filename).name
                 )
+
+
+def test_default_cache_dir_follows_runtime(tmp_path, monkeypatch):
+    from dlcv_utils.models.opencv_zoo import default_cache_dir
+    from dlcv_utils.runtime import CACHE_ENV, cache_dir
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c" / "opencv_zoo" == cache_dir() / "opencv_zoo"

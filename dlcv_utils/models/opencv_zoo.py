@@ -134,9 +134,11 @@ MODELS: dict[str, ZooModel] = {
 
 
 def default_cache_dir() -> Path:
-    """``$DLCV_CACHE/opencv_zoo`` if set, else ``~/.cache/dlcv/opencv_zoo``."""
-    root = os.environ.get("DLCV_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "dlcv") / "opencv_zoo"
+    """``opencv_zoo`` in :func:`dlcv_utils.runtime.cache_dir` (``$DLCV_CACHE``, else
+    ``~/.cache/dlcv``)."""
+    from dlcv_utils.runtime import cache_dir
+
+    return cache_dir() / "opencv_zoo"
 
 
 def _resolve(model: str | ZooModel) -> ZooModel:
