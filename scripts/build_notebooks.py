@@ -165,6 +165,46 @@ def assemble(src: Path):
     return nb
 
 
+def time_capped_cells(nb) -> list[tuple[int, str]]:
+    """``(cell index, line)`` for every output line saying a time cap cut a training run short.
+
+    ``dlcv_utils.engine.fit`` prints one line starting with ``TIME CAP:`` when
+    ``max_train_seconds`` stopped training before its last iteration; a notebook showing it is
+    not a complete run, so :func:`build` refuses to store it. Checked on stream and plain-text
+    outputs of code cells.
+    """
+    from dlcv_utils.engine.budget import TIME_CAP_PREFIX
+
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        for output in cell.get("outputs", []):
+            parts = [output.get("text", "")] if output.get("output_type") == "stream" else []
+            parts.append(output.get("data", {}).get("text/plain", ""))
+            text = "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+            found += [
+                (index, line.strip())
+                for line in text.splitlines()
+                if line.lstrip().startswith(TIME_CAP_PREFIX)
+            ]
+    return found
+
+
+def check_complete_runs(nb, name: str) -> None:
+    """Raise ``SystemExit`` naming lesson ``name`` and the cell if a time cap cut a run short."""
+    capped = time_capped_cells(nb)
+    if capped:
+        index, line = capped[0]
+        lines = "".join(nb.cells[index].get("source", "")).strip().splitlines()
+        where = f"cell {index} (ending {lines[-1][:60]!r})" if lines else f"cell {index}"
+        raise SystemExit(
+            f"{name}: {where} printed {line!r}: training was cut short by its time cap, so "
+            f"the stored outputs would not be a complete run. Rebuild on a quieter machine or "
+            f"raise max_train_seconds in dlcv_utils/course/settings.py (notebook left unchanged)."
+        )
+
+
 def build(src: Path, execute: bool = True) -> Path:
     """Assemble (and execute) one lesson; the notebook is written only if every cell ran."""
     import tempfile
@@ -187,6 +227,7 @@ def build(src: Path, execute: bool = True) -> Path:
             raise SystemExit(
                 f"{src.name}: cell {failed} failed: {error} ({out.name} left unchanged)"
             )
+        check_complete_runs(nb, src.name)  # before writing: the old notebook stays as it was
         for cell in nb.cells:
             cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
     nbformat.write(nb, out)

@@ -4,7 +4,8 @@
 
 1. :func:`shapes_datasets` / :func:`shapes_loaders` build the shapes train and val splits of a
    :class:`~dlcv_utils.course.settings.ShapesData` setting (training batches shuffled by a
-   seeded generator, optional random horizontal flip);
+   seeded generator, optional random horizontal flip or box-aware augmentation,
+   :func:`box_augment`);
 2. :func:`train_and_evaluate` trains a model with :func:`dlcv_utils.engine.fit` under a
    :class:`~dlcv_utils.course.settings.Training` setting and evaluates it on the val split
    with :func:`dlcv_utils.engine.evaluate_detector`.
@@ -29,6 +30,7 @@ import torch
 from torch import nn
 
 from dlcv_utils.course.settings import (
+    Augmentation,
     Lesson04,
     Lesson05,
     Lesson06,
@@ -38,6 +40,7 @@ from dlcv_utils.course.settings import (
     Training,
     lesson_setup,
 )
+from dlcv_utils.datasets.augment import BoxAugment, box_augmentation
 from dlcv_utils.datasets.shapes import ShapesDetection, collate_fn
 from dlcv_utils.engine import History, evaluate_detector, fit
 from dlcv_utils.proposals.cache import ProposalCache
@@ -45,7 +48,10 @@ from dlcv_utils.validation import check_choice
 
 __all__ = [
     "BENCHMARKS",
+    "AugmentedDataset",
+    "ProposalAugment",
     "RecipeResult",
+    "box_augment",
     "build_config_model",
     "build_faster_rcnn_model",
     "build_rcnn_model",
@@ -89,6 +95,82 @@ def random_hflip(image: torch.Tensor, target: dict) -> tuple[torch.Tensor, dict]
     return image, target
 
 
+class ProposalAugment:
+    """Augment ``(image, target)`` and move the image's cached proposals with it.
+
+    Selective search is too slow to rerun on every augmented image (lesson 04), so, as Fast
+    R-CNN's own code did for its flipped images, the proposals of the original image get the
+    same transform as its boxes; the moved proposals are stored in ``proposals`` under the
+    augmented image, where the detector will look them up.
+
+    Args:
+        augment: a :class:`~dlcv_utils.datasets.augment.BoxAugment`.
+        proposals: the :class:`~dlcv_utils.proposals.cache.ProposalCache` the detector uses.
+    """
+
+    def __init__(self, augment: BoxAugment, proposals: ProposalCache) -> None:
+        if not isinstance(augment, BoxAugment):
+            raise TypeError(f"augment must be a BoxAugment, got {type(augment).__name__}")
+        if not isinstance(proposals, ProposalCache):
+            raise TypeError(f"proposals must be a ProposalCache, got {type(proposals).__name__}")
+        self.augment, self.proposals = augment, proposals
+
+    def __call__(self, image: torch.Tensor, target: dict) -> tuple[torch.Tensor, dict]:
+        image, target, (moved,) = self.augment.apply(image, target, [self.proposals(image)])
+        self.proposals.remember(image, moved)
+        return image, target
+
+
+def box_augment(
+    augmentation: Augmentation, proposals: ProposalCache | None = None
+) -> BoxAugment | ProposalAugment:
+    """The ``(image, target) -> (image, target)`` augmentation of an :class:`Augmentation` setting.
+
+    Args:
+        augmentation: the knobs.
+        proposals: for lesson 04's detectors, the proposal cache whose boxes move with the image
+            (see :class:`ProposalAugment`).
+
+    Example:
+        >>> aug = box_augment(Augmentation(hflip=1.0, photometric=0.0, scale=(1, 1), translate=0))
+        >>> image, target = torch.zeros(3, 8, 10), {"boxes": torch.tensor([[1.0, 2.0, 4.0, 6.0]])}
+        >>> aug(image, target)[1]["boxes"].tolist()
+        [[6.0, 2.0, 9.0, 6.0]]
+    """
+    if not isinstance(augmentation, Augmentation):
+        raise TypeError(
+            f"augmentation must be an Augmentation setting, got {type(augmentation).__name__}"
+        )
+    transform = box_augmentation(
+        hflip=augmentation.hflip,
+        photometric=augmentation.photometric,
+        scale=augmentation.scale,
+        translate=augmentation.translate,
+        degrees=augmentation.degrees,
+    )
+    augment = BoxAugment(transform, min_size=augmentation.min_size)
+    return augment if proposals is None else ProposalAugment(augment, proposals)
+
+
+class AugmentedDataset(torch.utils.data.Dataset):
+    """``dataset`` with ``augment(image, target)`` applied to every item it returns.
+
+    The wrapped dataset is unchanged (so the un-augmented images stay available, e.g. for
+    precomputing proposals).
+    """
+
+    def __init__(self, dataset, augment: Callable) -> None:
+        if not callable(augment):
+            raise TypeError(f"augment must be callable, got {type(augment).__name__}")
+        self.dataset, self.augment = dataset, augment
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        return self.augment(*self.dataset[index])
+
+
 def shapes_datasets(data: ShapesData) -> tuple[ShapesDetection, ShapesDetection]:
     """The shapes train and val splits of ``data``, images generated up front.
 
@@ -114,6 +196,7 @@ def shapes_loaders(
     data: ShapesData,
     seed: int = 0,
     datasets: tuple[ShapesDetection, ShapesDetection] | None = None,
+    augment: Callable | None = None,
 ) -> tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader]:
     """Train and val ``DataLoader`` s yielding ``(images, targets)`` batches.
 
@@ -121,6 +204,8 @@ def shapes_loaders(
         data: sizes and batch sizes.
         seed: seeds the generator that shuffles the training batches.
         datasets: ``(train, val)`` from :func:`shapes_datasets` (default: built here).
+        augment: ``(image, target) -> (image, target)`` applied to the training items only,
+            e.g. :func:`box_augment` (the val split is never augmented).
 
     Example:
         >>> train, val = shapes_loaders(ShapesData(n_train=4, n_val=2, image_size=64, batch_size=2))
@@ -129,6 +214,8 @@ def shapes_loaders(
         (2, (3, 64, 64), True)
     """
     train_ds, val_ds = datasets if datasets is not None else shapes_datasets(data)
+    if augment is not None:
+        train_ds = AugmentedDataset(train_ds, augment)
     train = torch.utils.data.DataLoader(
         train_ds,
         batch_size=data.batch_size,

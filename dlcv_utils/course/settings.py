@@ -37,6 +37,7 @@ from dlcv_utils.viz.notebook import use_compact_figures
 
 __all__ = [
     "SETTINGS",
+    "Augmentation",
     "Lesson01",
     "Lesson02",
     "Lesson03",
@@ -115,6 +116,39 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Augmentation:
+    """Random box-aware augmentation of the training images (lesson 04).
+
+    The knobs of :func:`dlcv_utils.datasets.augment.box_augmentation`, applied by
+    :class:`dlcv_utils.datasets.augment.BoxAugment` (see :func:`dlcv_utils.course.recipes.box_augment`).
+
+    Attributes:
+        hflip: probability of a horizontal flip.
+        photometric: probability of each photometric distortion (0: off).
+        scale: ``(low, high)`` zoom factors of the random affine transform.
+        translate: largest shift, as a fraction of the image size.
+        degrees: largest rotation in degrees.
+        min_size: boxes smaller than this many pixels after the transform are dropped.
+    """
+
+    hflip: float = 0.5
+    photometric: float = 0.5
+    scale: tuple[float, float] = (0.8, 1.2)
+    translate: float = 0.1
+    degrees: float = 0.0
+    min_size: float = 2.0
+
+    def __post_init__(self) -> None:
+        check_number(self.hflip, "hflip", 0.0, 1.0)
+        check_number(self.photometric, "photometric", 0.0, 1.0)
+        check_number(self.translate, "translate", 0.0, 1.0, high_open=True)
+        check_number(self.degrees, "degrees", 0.0, 180.0)
+        check_number(self.min_size, "min_size", low=1.0)
+        if len(self.scale) != 2 or not 0 < self.scale[0] <= self.scale[1]:
+            raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {self.scale!r}")
+
+
+@dataclass(frozen=True)
 class LessonSettings:
     """What every lesson has.
 
@@ -171,6 +205,7 @@ class Lesson04(LessonSettings):
     ss_scale: float = 50
     ss_min_size: int = 10
     ss_min_box_size: int = 4
+    augment: Augmentation = field(default_factory=Augmentation)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,24 @@ from contextlib import contextmanager
 
 from dlcv_utils.validation import check_int, check_number
 
-__all__ = ["TimeBudget"]
+__all__ = ["TIME_CAP_PREFIX", "TimeBudget", "time_cap_message"]
+
+#: the start of the one stdout line :func:`dlcv_utils.engine.fit` prints when the time cap cut
+#: training short; ``scripts/build_notebooks.py`` refuses to store a notebook that shows it.
+TIME_CAP_PREFIX = "TIME CAP:"
+
+
+def time_cap_message(iterations: int, total_iters: int, max_seconds: float) -> str:
+    """The line announcing that ``max_seconds`` stopped a run after ``iterations`` steps.
+
+    Example:
+        >>> time_cap_message(1325, 1800, 220.0)
+        'TIME CAP: training stopped after 1325 of 1800 iterations (max_seconds=220)'
+    """
+    return (
+        f"{TIME_CAP_PREFIX} training stopped after {iterations} of {total_iters} iterations "
+        f"(max_seconds={max_seconds:g})"
+    )
 
 
 class TimeBudget:

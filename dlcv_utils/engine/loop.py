@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from dlcv_utils.engine.batch import split_batch, to_device
-from dlcv_utils.engine.budget import TimeBudget
+from dlcv_utils.engine.budget import TimeBudget, time_cap_message
 from dlcv_utils.engine.checkpoint import save_checkpoint
 from dlcv_utils.engine.evaluation import evaluate_detector
 from dlcv_utils.engine.history import History
@@ -121,7 +121,7 @@ def train_one_epoch(
         if history.iterations < budget.total_iters:
             schedule.step_to(budget.schedule_iteration(history.iterations))
         bar.set_postfix(loss=f"{step_losses[-1]:.3f}", lr=f"{lr:.2g}")
-        if budget.exhausted():
+        if budget.exhausted() and history.iterations < budget.total_iters:
             history.stop_reason = (
                 f"max_seconds={budget.max_seconds} reached after {history.iterations} of "
                 f"{budget.total_iters} iterations (epoch {epoch})"
@@ -204,7 +204,8 @@ def fit(
         class_names: names indexed by label (entry 0 = background), e.g.
             ``ShapesDetection.classes``, for the per-class metrics.
         max_seconds: stop training once this much training time has passed (a safety net;
-            the model is still evaluated and ``History.stop_reason`` says so).
+            the model is still evaluated, ``History.stop_reason`` says so and one line
+            starting ``TIME CAP:`` is printed on stdout, even with ``progress=False``).
         time_aware_schedule: with ``max_seconds``, if training runs too slowly to finish in
             time (a busy machine), the schedule follows the elapsed fraction of
             ``max_seconds`` instead of the iteration count, so warm-up and decay still
@@ -292,7 +293,9 @@ def fit(
                 history.eval_seconds += time.perf_counter() - t1
         history.epochs.append(row)
         if progress:
-            _print_epoch(row, epochs, history.stop_reason)
+            _print_epoch(row, epochs)
+        if stopping:  # one greppable line, whatever progress and $TQDM_DISABLE say
+            print(time_cap_message(history.iterations, budget.total_iters, budget.max_seconds))
         if checkpoint_path is not None:
             extra = {k: v for k, v in row.items() if isinstance(v, (int, float))}
             save_checkpoint(checkpoint_path, model, opt, epoch=epoch, extra=extra)
@@ -302,10 +305,8 @@ def fit(
     return history
 
 
-def _print_epoch(row: dict[str, Any], epochs: int, stop_reason: str | None) -> None:
+def _print_epoch(row: dict[str, Any], epochs: int) -> None:
     msg = f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.3f}"
     if "map50" in row:
         msg += f", val mAP@0.5 {row['map50']:.3f}, mAP@[.5:.95] {row['map']:.3f}"
     print(msg)
-    if stop_reason is not None:
-        print(f"stopped early: {stop_reason}")

@@ -86,7 +86,7 @@ class ProposalCache:
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         arr = self.to_uint8(image)
-        key = hashlib.sha1(arr.tobytes() + str(arr.shape).encode()).digest()
+        key = self._key(arr)
         if key not in self._store:
             t0 = time.perf_counter()
             boxes = np.asarray(self._compute(arr), dtype=np.float32).reshape(-1, 4)
@@ -96,6 +96,29 @@ class ProposalCache:
                 boxes = boxes[: self.max_proposals]
             self._store[key] = torch.from_numpy(boxes.copy())
         return self._store[key].to(image.device)
+
+    def remember(self, image: torch.Tensor, boxes: torch.Tensor) -> None:
+        """Store ``boxes`` (``Tensor[N, 4]`` xyxy) as the proposals of ``image``.
+
+        For an augmented copy of a cached image whose proposals were moved with it (a flip
+        flips the proposals too), so that selective search need not run again.
+
+        Example:
+            >>> cache = ProposalCache(lambda im: np.zeros((0, 4)))
+            >>> cache.remember(torch.ones(3, 4, 4), torch.tensor([[0.0, 0.0, 2.0, 2.0]]))
+            >>> cache(torch.ones(3, 4, 4)).tolist(), cache.computed
+            ([[0.0, 0.0, 2.0, 2.0]], 0)
+        """
+        boxes = torch.as_tensor(boxes).detach().as_subclass(torch.Tensor)
+        if boxes.ndim != 2 or boxes.shape[1] != 4:
+            raise ValueError(f"boxes must be N x 4 xyxy, got {tuple(boxes.shape)}")
+        if self.max_proposals is not None:
+            boxes = boxes[: self.max_proposals]
+        self._store[self._key(self.to_uint8(image))] = boxes.float().cpu().clone()
+
+    @staticmethod
+    def _key(arr: np.ndarray) -> bytes:
+        return hashlib.sha1(arr.tobytes() + str(arr.shape).encode()).digest()
 
     def precompute(self, images: Iterable[torch.Tensor]) -> float:
         """Fill the cache for ``images``; returns the seconds this call spent computing."""
