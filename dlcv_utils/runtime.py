@@ -25,6 +25,7 @@ __all__ = [
     "seed_everything",
     "set_threads",
     "setup",
+    "silence_opencv_logging",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -126,3 +127,22 @@ def setup(
     dev = pick_device(device)
     set_threads(threads)
     return dev
+
+
+def silence_opencv_logging() -> None:
+    """Silence OpenCV's C++ logger (e.g. the warning ``cv2.imread`` logs for a missing file).
+
+    OpenCV 5.x exposes the logger as ``cv2.utils.logging``; OpenCV 4.x wheels (Colab ships
+    4.12) have only ``cv2.setLogLevel``. This works with both and does nothing when neither
+    exists. Used by lesson 02.
+
+    Example:
+        >>> silence_opencv_logging()
+    """
+    import cv2
+
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None and hasattr(logging, "setLogLevel"):
+        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    elif hasattr(cv2, "setLogLevel"):
+        cv2.setLogLevel(0)  # 0 = LOG_LEVEL_SILENT in OpenCV 4.x
