@@ -98,7 +98,10 @@ plt.show()
 
 # %%
 # OpenCV also logs a warning for the missing file on the C-level stderr; silence its logger
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+# (cv2.utils.logging in OpenCV 5, cv2.setLogLevel in 4.x: the package helper handles both)
+from dlcv_utils.runtime import silence_opencv_logging
+
+silence_opencv_logging()
 print("cv2.imread of a missing file returns:", cv2.imread("no/such/photo.jpg"))
 try:
     cv2.rectangle(bgr_cv2[:, :, ::-1], (10, 10), (50, 50), (255, 0, 0), 2)
