@@ -36,6 +36,7 @@ from dlcv_utils.course.settings import (
     Lesson06,
     Lesson07,
     Lesson08,
+    Lesson10,
     ShapesData,
     Training,
     lesson_setup,
@@ -63,6 +64,8 @@ __all__ = [
     "shapes_datasets",
     "shapes_loaders",
     "train_and_evaluate",
+    "yolo_budget_callback",
+    "yolo_train_args",
 ]
 
 CLASS_NAMES = ShapesDetection.classes  # label 0 is background, 1..K the shapes
@@ -380,6 +383,60 @@ def build_ssd_model(cfg: Lesson08) -> nn.Module:
     )
 
 
+# ----------------------------------------------------------------------------- lesson 10
+def yolo_train_args(cfg: Lesson10) -> dict[str, Any]:
+    """Lesson 10's settings as ``YOLO.train`` arguments (Ultralytics' names).
+
+    ``train.optimizer``/``lr`` -> ``optimizer``/``lr0``; ``warmup_iters`` -> ``warmup_epochs``
+    (Ultralytics warms up for at least 100 iterations anyway); ``data.image_size``/
+    ``batch_size`` -> ``imgsz``/``batch``; ``mosaic``, ``seed`` and the device as they are.
+    ``max_train_seconds`` is applied by :func:`yolo_budget_callback`, not here.
+
+    Example:
+        >>> from dlcv_utils.course.settings import lesson_settings
+        >>> args = yolo_train_args(lesson_settings("10", "cpu"))
+        >>> args["optimizer"], args["imgsz"], args["batch"], args["warmup_epochs"]
+        ('AdamW', 128, 8, 2.0)
+    """
+    import math
+
+    iters = math.ceil(cfg.data.n_train / cfg.data.batch_size)
+    return {
+        "epochs": cfg.train.epochs,
+        "imgsz": cfg.data.image_size,
+        "batch": cfg.data.batch_size,
+        "optimizer": {"adamw": "AdamW", "sgd": "SGD"}[cfg.train.optimizer],
+        "lr0": cfg.train.lr,
+        "warmup_epochs": cfg.train.warmup_iters / iters,
+        "mosaic": cfg.mosaic,
+        "seed": cfg.seed,
+        "device": 0 if cfg.device == "cuda" else "cpu",
+    }
+
+
+def yolo_budget_callback(max_train_seconds: float | None):
+    """An ``on_train_epoch_end`` callback that stops Ultralytics' training after the budget.
+
+    Ultralytics' own ``time=`` argument *replaces* ``epochs`` (a fast machine would train
+    longer); this one only cuts a slow run short: after the first epoch that ends past
+    ``max_train_seconds``, the trainer validates and stops (its learning-rate schedule is
+    not refitted). ``None`` never stops.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> trainer = SimpleNamespace(stop=False, epoch_time=None, train_time_start=0.0)
+        >>> yolo_budget_callback(1.0)(trainer); trainer.stop
+        True
+    """
+
+    def on_train_epoch_end(trainer) -> None:
+        if max_train_seconds is not None:
+            if time.time() - trainer.train_time_start > max_train_seconds:
+                trainer.stop = True
+
+    return on_train_epoch_end
+
+
 # ----------------------------------------------------------------------------- benchmarks
 def _row(name: str, result: RecipeResult, **extra) -> dict[str, Any]:
     return {
@@ -449,12 +506,59 @@ def _bench_lesson08(device, progress: bool) -> dict[str, Any]:
     return _row(f"SSD ({cfg.levels} levels, width {cfg.width}, {cfg.data.image_size}px)", result)
 
 
+def _bench_lesson10(device, progress: bool) -> dict[str, Any]:
+    import tempfile
+    from pathlib import Path
+
+    from dlcv_utils.metrics import coco_evaluate
+    from dlcv_utils.models.ultralytics_yolo import (
+        coco_gt_from_yolo,
+        offline_ultralytics,
+        renumber_results,
+        train_yolo,
+        val_yolo,
+        write_shapes_yolo,
+    )
+
+    _dev, cfg = lesson_setup("10", device)
+    with tempfile.TemporaryDirectory(prefix="dlcv-yolo-") as tmp:
+        work = Path(tmp)
+        offline_ultralytics(work / "ultralytics")
+        from ultralytics import YOLO
+
+        data_yaml = write_shapes_yolo(
+            work / "shapes",
+            n_train=cfg.data.n_train,
+            n_val=cfg.data.n_val,
+            image_size=cfg.data.image_size,
+            seed=cfg.seed,
+        )
+        model = YOLO(cfg.model)
+        model.add_callback("on_train_epoch_end", yolo_budget_callback(cfg.train.max_train_seconds))
+        _, train_s = train_yolo(model, data_yaml, project=work / "runs", **yolo_train_args(cfg))
+        metrics, predictions = val_yolo(
+            model, data_yaml, project=work / "runs", imgsz=cfg.data.image_size, batch=16
+        )
+        gt, ids = coco_gt_from_yolo(data_yaml)
+        coco = coco_evaluate(gt, renumber_results(predictions, ids))
+    return {
+        "model": f"Ultralytics {Path(cfg.model).stem} ({cfg.data.image_size}px, from scratch)",
+        "train_s": train_s,
+        "map50": coco["AP50"],
+        "map": coco["AP"],
+        "infer_ms": float(metrics.speed["inference"]),
+        "ultralytics_map50": float(metrics.box.map50),
+        "ultralytics_map": float(metrics.box.map),
+    }
+
+
 #: benchmark name -> (lesson, function(device, progress) -> row)
 BENCHMARKS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "rcnn": ("04", lambda device, progress: _bench_lesson04("rcnn", device, progress)),
     "fast_rcnn": ("04", lambda device, progress: _bench_lesson04("fast_rcnn", device, progress)),
     "faster_rcnn": ("05", _bench_lesson05),
     "config": ("06", _bench_lesson06),
+    "yolo": ("10", _bench_lesson10),
     "single_shot": ("07", _bench_lesson07),
     "ssd": ("08", _bench_lesson08),
 }

@@ -46,6 +46,7 @@ __all__ = [
     "Lesson06",
     "Lesson07",
     "Lesson08",
+    "Lesson10",
     "LessonSettings",
     "ShapesData",
     "Training",
@@ -270,6 +271,26 @@ class Lesson08(LessonSettings):
     aspect_ratios: tuple[float, ...] = (2.0, 3.0)
 
 
+@dataclass(frozen=True)
+class Lesson10(LessonSettings):
+    """Lesson 10: Ultralytics YOLO built from its yaml and trained from scratch on the shapes.
+
+    ``model`` is the Ultralytics model yaml. :func:`dlcv_utils.course.recipes.yolo_train_args`
+    turns the shared names into ``YOLO.train`` arguments: ``train.optimizer``/``lr`` become
+    ``optimizer``/``lr0``, ``warmup_iters`` becomes ``warmup_epochs``; ``max_train_seconds``
+    is applied by :func:`dlcv_utils.course.recipes.yolo_budget_callback` (a slow run stops at
+    the end of the first epoch past it); ``mosaic`` is Ultralytics' mosaic probability (0: off,
+    the shapes are small).
+    ``map_tolerance`` is the largest |Ultralytics mAP - COCO mAP| on the same predictions.
+    """
+
+    model: str = "yolov8n.yaml"
+    data: ShapesData = field(default_factory=lambda: ShapesData(256, 64, batch_size=8))
+    train: Training = field(default_factory=lambda: Training(30))
+    mosaic: float = 0.0
+    map_tolerance: float = 0.02
+
+
 # ----------------------------------------------------------------------------- the table
 _CPU04 = Lesson04(
     threads=1,
@@ -303,6 +324,12 @@ _CPU08 = Lesson08(
     train=Training(
         epochs=5, lr=2e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=150, map50_floor=0.25
     ),
+)
+
+_CPU10 = Lesson10(
+    threads=1,
+    data=ShapesData(n_train=256, n_val=64, batch_size=8, val_batch_size=16),
+    train=Training(epochs=30, lr=2e-3, warmup_iters=64, max_train_seconds=180, map50_floor=0.05),
 )
 
 #: lesson -> (CPU entry, GPU entry). The GPU entry is the CPU entry plus its differences.
@@ -371,6 +398,16 @@ SETTINGS: dict[str, tuple[LessonSettings, LessonSettings]] = {
             data=replace(_CPU08.data, n_train=3000, batch_size=16),
             train=replace(_CPU08.train, epochs=40, max_train_seconds=600),
             width=32,
+        ),
+    ),
+    "10": (
+        _CPU10,
+        replace(
+            _CPU10,
+            threads=None,
+            model="yolo11n.yaml",
+            data=replace(_CPU10.data, n_train=2000, n_val=150, batch_size=32),
+            train=replace(_CPU10.train, epochs=60, max_train_seconds=900, map50_floor=0.3),
         ),
     ),
 }

@@ -7,7 +7,7 @@ helpful line, and returns ``True`` or ``False``. A function that still raises
 ``NotImplementedError`` (the stub in the notebook) is reported as "not attempted yet", so the
 committed notebooks run with the exercises left open.
 
-One module per lesson holds its checkers and model solutions (``lesson01`` ... ``lesson07``);
+One module per lesson holds its checkers and model solutions (``lesson01`` ... ``lesson10``);
 this package re-exports them all. Print a model solution with :func:`show_solution` once you
 have tried (``show_solution("iou")``); :data:`SOLUTIONS` lists the names.
 """
@@ -26,6 +26,7 @@ from dlcv_utils.course.exercises import (
     lesson06,
     lesson07,
     lesson08,
+    lesson10,
 )
 from dlcv_utils.course.exercises.lesson01 import (
     check_ap,
@@ -82,6 +83,12 @@ from dlcv_utils.course.exercises.lesson08 import (
     solution_default_box_scales,
     solution_ssd_match,
 )
+from dlcv_utils.course.exercises.lesson10 import (
+    check_ultralytics_ap,
+    check_yolo_results,
+    solution_ultralytics_ap,
+    solution_yolo_results,
+)
 
 __all__ = [
     "CONFIG_REQUIREMENTS",
@@ -102,7 +109,9 @@ __all__ = [
     "check_roi_max_pool",
     "check_rpn_labels",
     "check_ssd_match",
+    "check_ultralytics_ap",
     "check_window_count",
+    "check_yolo_results",
     "check_yolo_to_coco",
     "show_solution",
     "solution_anchors",
@@ -123,13 +132,25 @@ __all__ = [
     "solution_roi_max_pool",
     "solution_rpn_labels",
     "solution_ssd_match",
+    "solution_ultralytics_ap",
     "solution_window_count",
+    "solution_yolo_results",
     "solution_yolo_to_coco",
 ]
 
 #: Every model solution by name, all lessons together (``show_solution(name)`` prints one).
 SOLUTIONS: dict[str, Callable] = {}
-for _module in (lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08):
+for _module in (
+    lesson01,
+    lesson02,
+    lesson03,
+    lesson04,
+    lesson05,
+    lesson06,
+    lesson07,
+    lesson08,
+    lesson10,
+):
     _clash = set(SOLUTIONS) & set(_module.SOLUTIONS)
     if _clash:  # pragma: no cover - a programming error caught by the tests at import
         raise RuntimeError(f"solution names defined twice: {sorted(_clash)}")
