@@ -63,7 +63,7 @@ def test_build_rcnn_model_guard():
 
 def test_run_benchmark_guard():
     with pytest.raises(ValueError, match="name must be one of"):
-        recipes.run_benchmark("ssd")
+        recipes.run_benchmark("no_such_detector")
 
 
 TINY_04 = Lesson04(
