@@ -8,12 +8,14 @@ included), as the lesson's own cells: a lesson's key figure and its row here agr
 
 * R-CNN and Fast R-CNN (lesson 04): ``rcnn``, ``fast_rcnn``
 * Faster R-CNN (lesson 05): ``faster_rcnn``
-* the config-built Faster R-CNN + FPN (lesson 06): ``config``
+* the config-built Faster R-CNN + FPN (lesson 06): ``config``, and the same detector without
+  the FPN, trained with the same budget: ``config_no_fpn`` (both rows add COCO's AP of small,
+  medium and large objects)
 
 A benchmark that fails is skipped with a note under the table, so the rest still runs.
 
 usage: python benchmarks/bench_detectors.py [--only NAME ...] [--device cpu|cuda]
-       NAME: rcnn, fast_rcnn, faster_rcnn, config
+       NAME: rcnn, fast_rcnn, faster_rcnn, config, config_no_fpn, ... (see --help)
 
 Timings depend on the machine and its load: say both when you quote them.
 """
@@ -61,13 +63,19 @@ def lesson_of(name: str) -> str:
 def markdown_table(rows: list[tuple[str, dict]]) -> str:
     """The result table in GitHub markdown."""
     lines = [
-        "| lesson | model | training (s) | val mAP@0.5 | val mAP@[.5:.95] | inference (ms/image) |",
-        "|---|---|---:|---:|---:|---:|",
+        "| lesson | model | training (s) | val mAP@0.5 | val mAP@[.5:.95] "
+        "| AP small / medium / large | inference (ms/image) |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, r in rows:
+        sizes = (
+            " / ".join(f"{r[k]:.3f}" for k in ("ap_small", "ap_medium", "ap_large"))
+            if "ap_small" in r
+            else ""
+        )
         lines.append(
             f"| {lesson_of(name)} | {r['model']} | {r['train_s']:.0f} | {r['map50']:.3f} "
-            f"| {r['map']:.3f} | {r['infer_ms']:.1f} |"
+            f"| {r['map']:.3f} | {sizes} | {r['infer_ms']:.1f} |"
         )
     return "\n".join(lines)
 

@@ -87,6 +87,7 @@ TINY_06 = Lesson06(data=TINY_DATA, train=dataclasses.replace(TINY_TRAINING, grad
         ("fast_rcnn", "04", TINY_04, "Fast R-CNN"),
         ("faster_rcnn", "05", TINY_05, "Faster R-CNN (tiny backbone, 64px)"),
         ("config", "06", TINY_06, "Faster R-CNN from config (faster_rcnn_tiny_fpn)"),
+        ("config_no_fpn", "06", TINY_06, "Faster R-CNN from config (faster_rcnn_tiny_c4)"),
     ],
 )
 def test_benchmarks_run_the_lesson_recipe_with_the_lesson_settings(
@@ -99,3 +100,20 @@ def test_benchmarks_run_the_lesson_recipe_with_the_lesson_settings(
     assert row["train_s"] > 0 and row["infer_ms"] > 0
     assert row["iterations"] == TINY_DATA.n_train // TINY_DATA.batch_size  # one epoch
     assert ("proposal_ms" in row) == (lesson == "04")
+    if lesson == "06":  # COCO's AP by object size, -1 for a size with no object
+        sizes = [row["ap_small"], row["ap_medium"], row["ap_large"]]
+        assert all(v == -1.0 or 0.0 <= v <= 1.0 for v in sizes)
+        assert row["ap_small"] >= 0.0  # TINY_DATA's small images hold small objects
+        assert row["ap_large"] == -1.0  # no object fills 96 x 96 px of a 64-px image
+
+
+def test_build_config_model_builds_either_config_of_lesson_06():
+    cfg = settings.lesson_settings("06", "cpu")
+    fpn, c4 = recipes.build_config_model(cfg), recipes.build_config_model(cfg, cfg.baseline_config)
+    assert fpn.backbone.neck is not None and fpn.backbone.num_levels == 3
+    assert c4.backbone.neck is None and c4.backbone.num_levels == 1
+    # seeded with cfg.seed: the same settings build the same weights
+    again = recipes.build_config_model(cfg)
+    assert all(torch.equal(a, b) for a, b in zip(fpn.parameters(), again.parameters()))
+    with pytest.raises(ValueError, match="unknown config 'no_such_config'"):
+        recipes.build_config_model(cfg, "no_such_config")

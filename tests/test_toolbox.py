@@ -212,7 +212,12 @@ def test_get_config_copies_and_errors():
     cfg = get_config("faster_rcnn_r18_fpn")
     cfg["roi_head"]["num_classes"] = 99
     assert get_config("faster_rcnn_r18_fpn")["roi_head"]["num_classes"] == 5
-    assert sorted(CONFIGS) == ["faster_rcnn_mnv3_c4", "faster_rcnn_r18_fpn", "faster_rcnn_tiny_fpn"]
+    assert sorted(CONFIGS) == [
+        "faster_rcnn_mnv3_c4",
+        "faster_rcnn_r18_fpn",
+        "faster_rcnn_tiny_c4",
+        "faster_rcnn_tiny_fpn",
+    ]
     with pytest.raises(ValueError, match=r"unknown config 'faster_rcnn_r18'.*available: \["):
         get_config("faster_rcnn_r18")
 
@@ -221,15 +226,42 @@ def test_derived_configs_inherit_from_the_r18_base():
     base, tiny = get_config("faster_rcnn_r18_fpn"), get_config("faster_rcnn_tiny_fpn")
     assert tiny["backbone"] == {
         "type": "TinyNet",
-        "widths": (32, 64, 128, 256),
-        "out_indices": (0, 1, 2, 3),
+        "widths": (16, 32, 64, 128),
+        "out_indices": (0, 1, 2),
     }
-    assert (
-        tiny["neck"] == base["neck"]
-        and tiny["rpn_head"]["anchor_sizes"] == base["rpn_head"]["anchor_sizes"]
-    )
+    # the neck is the base's, without the extra level; the rest of the base is kept
+    assert tiny["neck"] == {**base["neck"], "extra_pool": False}
+    assert tiny["roi_head"]["num_classes"] == base["roi_head"]["num_classes"]
+    assert tiny["data_preprocessor"] == base["data_preprocessor"]
     c4 = get_config("faster_rcnn_mnv3_c4")
     assert c4["neck"] is None and c4["rpn_head"]["anchor_sizes"] == ((16, 32, 64),)
+    # the no-neck baseline of lesson 06: the tiny FPN config, its stride-16 map, the same sizes
+    tiny_c4 = get_config("faster_rcnn_tiny_c4")
+    assert tiny_c4["neck"] is None and tiny_c4["backbone"]["out_indices"] == (2,)
+    pyramid_sizes = sorted({s for level in tiny["rpn_head"]["anchor_sizes"] for s in level})
+    assert list(tiny_c4["rpn_head"]["anchor_sizes"][0]) == pyramid_sizes
+    assert tiny_c4["roi_head"] == tiny["roi_head"]
+
+
+def test_tiny_configs_fit_the_shapes_images():
+    # 128-px images are not resized (torchvision's default would scale them to 800 px) and the
+    # anchors of each level are 3 to 6 times its stride (4, 8, 16), covering the 10-62 px shapes
+    tiny = get_config("faster_rcnn_tiny_fpn")
+    model = build_detector(tiny).eval()
+    assert (model.transform.min_size, model.transform.max_size) == ((128,), 128)
+    with torch.no_grad():
+        levels = model.backbone(torch.zeros(1, 3, 128, 128))
+    strides = [128 // f.shape[-1] for f in levels.values()]
+    assert strides == [4, 8, 16]
+    for stride, sizes in zip(strides, tiny["rpn_head"]["anchor_sizes"]):
+        assert 3 * stride <= min(sizes) and max(sizes) <= 6 * stride
+    # RoIs of 28 and 56 px pool from P3 and P4 (canonical scale 56 = level 4)
+    from torchvision.ops.poolers import _setup_scales
+
+    pool = model.roi_heads.box_roi_pool
+    _, mapper = _setup_scales(list(levels.values()), [(128, 128)], pool.canonical_scale, 4)
+    rois = torch.tensor([[0.0, 0.0, 12.0, 12.0], [0.0, 0.0, 28.0, 28.0], [0.0, 0.0, 56.0, 56.0]])
+    assert mapper([rois]).tolist() == [0, 1, 2]
 
 
 def test_a_built_detector_pickles(tmp_path):

@@ -346,11 +346,17 @@ def build_faster_rcnn_model(cfg: Lesson05) -> nn.Module:
     )
 
 
-def build_config_model(cfg: Lesson06) -> nn.Module:
-    """Lesson 06's config-built detector (``cfg.config``) at the lesson's image size."""
+def build_config_model(cfg: Lesson06, config: str | None = None) -> nn.Module:
+    """Lesson 06's config-built detector at the lesson's image size (seeded with ``cfg.seed``).
+
+    Args:
+        cfg: lesson 06's settings.
+        config: a toolbox config name (default ``cfg.config``; the lesson also builds
+            ``cfg.baseline_config``, the same detector without the FPN).
+    """
     from dlcv_utils.toolbox import build_detector, get_config
 
-    model_cfg = get_config(cfg.config)
+    model_cfg = get_config(cfg.config if config is None else config)
     model_cfg["data_preprocessor"].update(
         min_size=cfg.data.image_size, max_size=cfg.data.image_size
     )
@@ -476,14 +482,22 @@ def _bench_lesson05(device, progress: bool) -> dict[str, Any]:
     return _row(f"Faster R-CNN ({cfg.backbone} backbone, {cfg.data.image_size}px)", result)
 
 
-def _bench_lesson06(device, progress: bool) -> dict[str, Any]:
+def _bench_lesson06(device, progress: bool, baseline: bool = False) -> dict[str, Any]:
     dev, cfg = lesson_setup("06", device)
     train, val = shapes_loaders(cfg.data, seed=cfg.seed)
-    model = build_config_model(cfg)
+    name = cfg.baseline_config if baseline else cfg.config
+    model = build_config_model(cfg, name)
     result = train_and_evaluate(
         model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
     )
-    return _row(f"Faster R-CNN from config ({cfg.config})", result)
+    coco = result.metrics["coco"]
+    return _row(
+        f"Faster R-CNN from config ({name})",
+        result,
+        ap_small=coco["APs"],
+        ap_medium=coco["APm"],
+        ap_large=coco["APl"],
+    )
 
 
 def _bench_lesson07(device, progress: bool) -> dict[str, Any]:
@@ -558,6 +572,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "fast_rcnn": ("04", lambda device, progress: _bench_lesson04("fast_rcnn", device, progress)),
     "faster_rcnn": ("05", _bench_lesson05),
     "config": ("06", _bench_lesson06),
+    "config_no_fpn": ("06", lambda device, progress: _bench_lesson06(device, progress, True)),
     "yolo": ("10", _bench_lesson10),
     "single_shot": ("07", _bench_lesson07),
     "ssd": ("08", _bench_lesson08),
@@ -569,13 +584,15 @@ def run_benchmark(name: str, device: str | None = None, progress: bool = False) 
 
     Args:
         name: one of :data:`BENCHMARKS` (``"rcnn"``, ``"fast_rcnn"``, ``"faster_rcnn"``,
-            ``"config"``).
+            ``"config"``, ``"config_no_fpn"``, ...).
         device: ``"cpu"``, ``"cuda"`` or ``None`` (as :func:`dlcv_utils.runtime.pick_device`).
         progress: show tqdm bars.
 
     Returns:
         ``model`` (a name), ``train_s``, ``map50``, ``map``, ``infer_ms`` (model forward per val
-        image), ``iterations``, ``stop_reason`` and, for lesson 04, ``proposal_ms``.
+        image), ``iterations``, ``stop_reason``; for lesson 04 ``proposal_ms``; for lesson 06
+        ``ap_small``, ``ap_medium``, ``ap_large`` (COCO's APs/APm/APl, -1 where there are no
+        such objects).
     """
     check_choice(name, "name", tuple(BENCHMARKS))
     return BENCHMARKS[name][1](device, progress)

@@ -15,7 +15,10 @@ from torch import nn
 
 from dlcv_utils.engine.batch import split_batch, to_device
 
-__all__ = ["evaluate_detector"]
+__all__ = ["COCO_KEYS", "evaluate_detector"]
+
+#: the COCO numbers :func:`evaluate_detector` returns under ``"coco"`` (pycocotools' names).
+COCO_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100", "ARs", "ARm", "ARl")
 
 
 @torch.no_grad()
@@ -47,7 +50,9 @@ def evaluate_detector(
     Returns:
         ``map50`` (AP at IoU 0.5), ``map`` (AP averaged over IoU 0.5:0.95), ``per_class``
         (``{name: AP@0.5}``, -1 for a class without ground truth), ``seconds_per_image`` (model forward time only),
-        ``num_images`` and ``num_detections``.
+        ``num_images``, ``num_detections`` and ``coco`` (``{name: value}`` for the COCO
+        numbers in :data:`COCO_KEYS`: ``APs``/``APm``/``APl`` are the AP of the small
+        (area < 32 * 32 px), medium (< 96 * 96) and large objects, -1 where there are none).
 
     Example:
         >>> class Perfect(nn.Module):  # predicts the ground truth
@@ -149,4 +154,5 @@ def evaluate_detector(
         "seconds_per_image": forward_s / len(images_gt),
         "num_images": len(images_gt),
         "num_detections": len(dets),
+        "coco": {k: float(result[k]) for k in COCO_KEYS},
     }
