@@ -22,6 +22,7 @@ __all__ = [
     "REPO_ROOT",
     "cache_dir",
     "pick_device",
+    "progress_disabled",
     "seed_everything",
     "set_threads",
     "setup",
@@ -146,3 +147,26 @@ def silence_opencv_logging() -> None:
         logging.setLogLevel(logging.LOG_LEVEL_SILENT)
     elif hasattr(cv2, "setLogLevel"):
         cv2.setLogLevel(0)  # 0 = LOG_LEVEL_SILENT in OpenCV 4.x
+
+
+def progress_disabled(progress: bool = True) -> bool:
+    """Whether a progress bar should be hidden: ``progress`` is false, or ``$TQDM_DISABLE`` is set.
+
+    tqdm reads ``TQDM_DISABLE`` only for arguments the caller leaves out, and its notebook bar
+    (``tqdm.auto`` inside Jupyter) always passes ``disable`` itself, so it ignores the variable
+    and every training epoch would store a dead progress-bar widget in the notebook. Every
+    progress bar of the package therefore passes ``disable=progress_disabled(progress)``.
+
+    Example:
+        >>> import os
+        >>> os.environ["TQDM_DISABLE"] = "1"
+        >>> progress_disabled(True)
+        True
+        >>> os.environ["TQDM_DISABLE"] = "0"
+        >>> progress_disabled(True), progress_disabled(False)
+        (False, True)
+        >>> del os.environ["TQDM_DISABLE"]
+    """
+    if not progress:
+        return True
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")

@@ -443,8 +443,8 @@ def test_time_aware_schedule_does_not_change_a_run_on_pace():
 
 
 def test_progress_bar_respects_tqdm_disable(monkeypatch, capsys):
-    # fit(progress=True) must not pass disable=False to tqdm: an explicit argument overrides
-    # $TQDM_DISABLE (tqdm reads it as a default), and notebooks would store one dead
+    # tqdm's notebook bar (tqdm.auto in Jupyter) passes ``disable`` itself and so ignores
+    # $TQDM_DISABLE: fit must decide from the variable, or notebooks store one dead
     # progress-bar widget per epoch.
     import tqdm.auto
 
@@ -457,9 +457,14 @@ def test_progress_bar_respects_tqdm_disable(monkeypatch, capsys):
 
     monkeypatch.setattr(tqdm.auto, "tqdm", recording)
     model, loader = TinyDetector(), make_loader()
+    monkeypatch.setenv("TQDM_DISABLE", "1")
     fit(model, loader, epochs=1, device="cpu", progress=True, warmup_iters=0)
-    assert "disable" not in calls[-1]
-    assert "epoch 1/1: loss" in capsys.readouterr().out  # the per-epoch line is printed
+    assert calls[-1]["disable"] is True
+    assert "epoch 1/1: loss" in capsys.readouterr().out  # the per-epoch line is still printed
+    monkeypatch.delenv("TQDM_DISABLE")
+    fit(model, loader, epochs=1, device="cpu", progress=True, warmup_iters=0)
+    assert calls[-1]["disable"] is False
+    capsys.readouterr()
     fit(model, loader, epochs=1, device="cpu", progress=False, warmup_iters=0)
     assert calls[-1]["disable"] is True
     assert capsys.readouterr().out == ""

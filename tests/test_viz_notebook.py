@@ -68,3 +68,35 @@ def test_the_choice_follows_the_sizes():
     assert len(jpeg) < JPEG_MARGIN * len(png)
     with pytest.raises(ValueError, match="fmt must be 'png' or 'jpeg', got 'gif'"):
         encode_figure(fig, "gif")
+
+
+def test_a_real_kernel_stores_a_photo_as_jpeg_and_no_progress_widget(tmp_path):
+    """In a fresh Jupyter kernel the inline backend loads lazily, at the first figure, and
+    IPython then drops every Figure formatter registered before it: the compact formatters must
+    survive that (regression: every lesson figure was stored as PNG). Progress bars of the
+    package must also respect ``TQDM_DISABLE`` inside the kernel (tqdm's notebook bar ignores it).
+    """
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from dlcv_utils.viz.notebook import use_compact_figures\n_ = use_compact_figures()"
+        ),
+        nbformat.v4.new_code_cell(
+            "import numpy as np\nimport matplotlib.pyplot as plt\n"
+            "plt.imshow(np.random.default_rng(0).random((200, 200, 3)))\nplt.show()"
+        ),
+        nbformat.v4.new_code_cell(
+            "from tqdm.auto import tqdm\nfrom dlcv_utils.runtime import progress_disabled\n"
+            "_ = list(tqdm(range(3), disable=progress_disabled(True)))"
+        ),
+    ]
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    NotebookClient(nb, timeout=120, kernel_name="python3", env=env).execute(cwd=str(tmp_path))
+    photo = [set(o.get("data", {})) for o in nb.cells[1].outputs]
+    assert photo == [{"image/jpeg", "text/plain"}], photo
+    assert nb.cells[2].outputs == [], nb.cells[2].outputs

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlcv_utils.runtime import REPO_ROOT
+from dlcv_utils.runtime import REPO_ROOT, progress_disabled
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
@@ -200,8 +200,12 @@ def execute_notebook(
         cell.outputs = []
         cell.execution_count = None
     failed, error = None, ""
-    bar_options = {} if progress else {"disable": True}  # never override $TQDM_DISABLE
-    bar = tqdm(total=len(code_cells), desc=Path(path).stem, unit="cell", **bar_options)
+    bar = tqdm(
+        total=len(code_cells),
+        desc=Path(path).stem,
+        unit="cell",
+        disable=progress_disabled(progress),
+    )
     index = code_cells[0][0] if code_cells else 0
     try:
         with client.setup_kernel(env=kernel_env, cwd=str(cwd or Path(path).parent)):

@@ -38,6 +38,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from dlcv_utils.runtime import progress_disabled
+
 __all__ = [
     "REGISTRY",
     "ChecksumError",
@@ -173,11 +175,6 @@ def _verify(path: Path, rf: RemoteFile) -> None:
         )
 
 
-def _tqdm_disabled_by_env() -> bool:
-    # an explicit ``disable=`` beats tqdm's own TQDM_DISABLE handling, so honour it here
-    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def _check_timeout(value, name: str, allow_none: bool = False):
     if value is None and allow_none:
         return None
@@ -256,7 +253,7 @@ def download_file(
                 unit="B",
                 unit_scale=True,
                 desc=dest.name,
-                disable=not progress or _tqdm_disabled_by_env(),
+                disable=progress_disabled(progress),
             ) as bar,
         ):
             try:

@@ -38,7 +38,7 @@ from dlcv_utils.engine.checkpoint import save_checkpoint
 from dlcv_utils.engine.evaluation import evaluate_detector
 from dlcv_utils.engine.history import History
 from dlcv_utils.engine.schedule import SCHEDULES, WarmupSchedule, make_optimizer
-from dlcv_utils.runtime import pick_device, seed_everything
+from dlcv_utils.runtime import pick_device, progress_disabled, seed_everything
 from dlcv_utils.validation import check_choice, check_int, check_number
 
 __all__ = ["fit", "train_one_epoch"]
@@ -98,8 +98,7 @@ def train_one_epoch(
     from tqdm.auto import tqdm
 
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    bar_options = {} if progress else {"disable": True}  # never override $TQDM_DISABLE
-    bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, **bar_options)
+    bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=progress_disabled(progress))
     step_losses = []
     model.train()
     for batch in bar:

@@ -108,8 +108,14 @@ def use_compact_figures(shell=None, quality: int = JPEG_QUALITY) -> bool:
         shell = get_ipython()
     if shell is None:
         return False
-    import matplotlib.pyplot as plt  # noqa: F401  (activates the inline backend first)
+    import matplotlib
+    import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
+
+    # Load the backend *now*: matplotlib loads it lazily at the first figure, and loading the
+    # inline backend runs IPython's ``select_figure_formats``, which drops every Figure
+    # formatter registered before it (ours included), so figures would be stored as PNG.
+    plt.switch_backend(matplotlib.get_backend())
 
     smaller = _SmallerOf(quality)
     formatters = shell.display_formatter.formatters
