@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 import torch
@@ -576,6 +577,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "yolo": ("10", _bench_lesson10),
     "single_shot": ("07", _bench_lesson07),
     "ssd": ("08", _bench_lesson08),
+    "yolo_v3": ("09", lambda d, p: import_module("dlcv_utils.course.recipes_yolo").bench(d, p)),
 }
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "Lesson06",
     "Lesson07",
     "Lesson08",
+    "Lesson09",
     "Lesson10",
     "LessonSettings",
     "ShapesData",
@@ -272,6 +273,26 @@ class Lesson08(LessonSettings):
 
 
 @dataclass(frozen=True)
+class Lesson09(LessonSettings):
+    """Lesson 09: YOLO v1 to today; a small v3-style YOLO trained from scratch on the shapes.
+
+    ``k_anchors`` anchors from k-means (``1 - IoU``) on the training boxes, split by area over
+    the prediction ``strides`` (finest scale gets the smallest); ``widths``/``blocks`` of the
+    residual backbone (:class:`dlcv_utils.models.yolo.SmallYOLO`); ``grid`` is the ``S`` of
+    the v1 illustrations.
+    """
+
+    data: ShapesData = field(default_factory=lambda: ShapesData(600, 150, batch_size=8))
+    train: Training = field(default_factory=lambda: Training(20))
+    k_anchors: int = 6
+    strides: tuple[int, ...] = (8, 16)
+    widths: tuple[int, ...] = (16, 24, 48, 96, 128)
+    blocks: tuple[int, ...] = (0, 1, 1, 1, 1)
+    match_iou: float = 0.3
+    grid: int = 7
+
+
+@dataclass(frozen=True)
 class Lesson10(LessonSettings):
     """Lesson 10: Ultralytics YOLO built from its yaml and trained from scratch on the shapes.
 
@@ -327,6 +348,15 @@ _CPU08 = Lesson08(
     train=Training(
         epochs=5, lr=2e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=150, map50_floor=0.25
     ),
+)
+
+_CPU09 = Lesson09(
+    threads=1,
+    data=ShapesData(n_train=600, n_val=150, batch_size=8, val_batch_size=16, hflip=True),
+    train=Training(
+        epochs=8, lr=6e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=170, map50_floor=0.25
+    ),
+    match_iou=0.2,
 )
 
 _CPU10 = Lesson10(
@@ -400,6 +430,17 @@ SETTINGS: dict[str, tuple[LessonSettings, LessonSettings]] = {
             data=replace(_CPU08.data, n_train=3000, batch_size=16),
             train=replace(_CPU08.train, epochs=40, max_train_seconds=600),
             width=32,
+        ),
+    ),
+    "09": (
+        _CPU09,
+        replace(
+            _CPU09,
+            threads=None,
+            data=replace(_CPU09.data, n_train=3000, batch_size=16),
+            train=replace(_CPU09.train, epochs=40, max_train_seconds=600, map50_floor=0.6),
+            widths=(32, 48, 96, 192, 256),
+            blocks=(1, 1, 2, 2, 1),
         ),
     ),
     "10": (

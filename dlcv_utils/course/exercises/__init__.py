@@ -26,6 +26,7 @@ from dlcv_utils.course.exercises import (
     lesson06,
     lesson07,
     lesson08,
+    lesson09,
     lesson10,
 )
 from dlcv_utils.course.exercises.lesson01 import (
@@ -83,6 +84,12 @@ from dlcv_utils.course.exercises.lesson08 import (
     solution_default_box_scales,
     solution_ssd_match,
 )
+from dlcv_utils.course.exercises.lesson09 import (
+    check_responsible_cell,
+    check_v2_decode,
+    solution_responsible_cell,
+    solution_v2_decode,
+)
 from dlcv_utils.course.exercises.lesson10 import (
     check_ultralytics_ap,
     check_yolo_results,
@@ -106,10 +113,12 @@ __all__ = [
     "check_nms",
     "check_open_images_row",
     "check_recall_at_k",
+    "check_responsible_cell",
     "check_roi_max_pool",
     "check_rpn_labels",
     "check_ssd_match",
     "check_ultralytics_ap",
+    "check_v2_decode",
     "check_window_count",
     "check_yolo_results",
     "check_yolo_to_coco",
@@ -129,10 +138,12 @@ __all__ = [
     "solution_nms",
     "solution_open_images_row",
     "solution_recall_at_k",
+    "solution_responsible_cell",
     "solution_roi_max_pool",
     "solution_rpn_labels",
     "solution_ssd_match",
     "solution_ultralytics_ap",
+    "solution_v2_decode",
     "solution_window_count",
     "solution_yolo_results",
     "solution_yolo_to_coco",
@@ -149,6 +160,7 @@ for _module in (
     lesson06,
     lesson07,
     lesson08,
+    lesson09,
     lesson10,
 ):
     _clash = set(SOLUTIONS) & set(_module.SOLUTIONS)
