@@ -754,8 +754,8 @@ print(f"checkpoint keys: {sorted(checkpoint)}; reloaded model == trained model")
 # report the same numbers from the same code; and its time cap (`max_train_seconds`, a safety
 # net whose schedule decays in *time* on a machine much slower than planned) keeps the lesson
 # within its CPU minutes, where mmengine's loops count only epochs or iterations. The `Runner`
-# also took 15 s here for its 30 iterations (setting up its logger, visualizer and hooks
-# included), on a busy machine.
+# also took 7 s here for its 30 iterations (setting up its logger, visualizer and hooks
+# included) when this notebook was built.
 
 
 # %% [markdown]
@@ -767,11 +767,16 @@ print(f"checkpoint keys: {sorted(checkpoint)}; reloaded model == trained model")
 # (the "C4" layout). Its config inherits from the FPN one and changes three keys:
 
 # %%
-from dlcv_utils.course.recipes import build_config_model, shapes_loaders, train_and_evaluate
+from dlcv_utils.course.recipes import (
+    build_config_model,
+    shapes_datasets,
+    shapes_loaders,
+    train_and_evaluate,
+)
 from dlcv_utils.course.report import key_figure
 
 config_diff(get_config(cfg.config), get_config(cfg.baseline_config))
-train_loader, val_loader = shapes_loaders(cfg.data, seed=cfg.seed)
+datasets = shapes_datasets(cfg.data)  # generated once, shared by both runs
 print(
     f"{cfg.data.n_train} training images, {cfg.train.epochs} epochs, lr {cfg.train.lr}, "
     f"time cap {cfg.train.max_train_seconds} s per run"
@@ -790,6 +795,8 @@ print(
 # NBVAL_IGNORE_OUTPUT
 runs = {}
 for name in (cfg.config, cfg.baseline_config):
+    # fresh loaders: both runs see the same batches in the same order (as the benchmark does)
+    train_loader, val_loader = shapes_loaders(cfg.data, seed=cfg.seed, datasets=datasets)
     model = build_config_model(cfg, name)
     runs[name] = train_and_evaluate(
         model, train_loader, val_loader, cfg.train, device=device, seed=cfg.seed
@@ -826,18 +833,18 @@ detector, metrics = fpn_run.model, fpn_run.metrics
 # above. The shapes are 10–62 px, so there are small and medium objects only, and AP_l is -1
 # ("no such objects"), not zero.
 #
-# **What the numbers show.** When this notebook was built (1 thread, load average 8.5 on a
+# **What the numbers show.** When this notebook was built (1 thread, load average 3.3 on a
 # 2-core machine shared with other jobs), both detectors trained for the same 300 iterations (2
-# epochs, seeded, so a rerun with 1 thread gives the same numbers); the FPN run took 87 s, the
-# no-neck run 55 s: the neck and the finer levels cost about 60 % more time per iteration. With
-# the same iterations the FPN detector reached AP50 0.150 against 0.058 and AP 0.073 against
-# 0.018; AP_small 0.059 against 0.009, AP_medium 0.107 against 0.041. The neck helps at both
-# sizes, and relatively most on the small objects, which a single stride-16 map barely
-# resolves. But neither detector is trained: 300 iterations are far too few for a detector
-# learned from scratch (lesson 05's trains for about 1300 and reaches about 0.8 AP50), almost no
-# detection scores above 0.5 yet (the recall table below is close to 0 for both), and the
-# evaluation figures show mostly misses. Read the difference between the two rows, not their
-# size; more epochs (the GPU settings) are what the absolute numbers need.
+# epochs, the same batches in the same order, seeded, so a rerun with 1 thread gives the same
+# numbers); the FPN run took 35 s, the no-neck run 30 s: the neck and the finer levels cost
+# about 17 % more time per iteration. With the same iterations the FPN detector reached AP50
+# 0.150 against 0.049 and AP 0.073 against 0.018; AP_small 0.059 against 0.006, AP_medium 0.107
+# against 0.045. The neck helps at both sizes, and relatively most on the small objects, which a
+# single stride-16 map barely resolves. But neither detector is trained: 300 iterations are far
+# too few for a detector learned from scratch (lesson 05's trains for about 1300 and reaches
+# about 0.8 AP50), almost no detection scores above 0.5 yet (the recall table below is close to
+# 0 for both), and the evaluation figures show mostly misses. Read the difference between the
+# two rows, not their size; more epochs (the GPU settings) are what the absolute numbers need.
 
 
 # %% [markdown]
