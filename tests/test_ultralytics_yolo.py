@@ -359,3 +359,28 @@ def test_yolo_train_args_and_budget_callback():
     yolo_budget_callback(None)(SimpleNamespace(stop=False, train_time_start=0.0))
     assert BENCHMARKS["yolo"][0] == "10"
     json.dumps(args)  # plain values only
+
+
+def test_importing_ultralytics_through_the_package_keeps_print_options(tmp_path):
+    # ``import ultralytics`` changes NumPy's and torch's print options; through the package the
+    # learner's options must survive (regression: doctests printed ``20.`` as ``        20``)
+    import subprocess
+    import sys
+
+    code = (
+        "import copy, numpy as np, torch\n"
+        "from torch._tensor_str import PRINT_OPTS\n"
+        "before = (np.get_printoptions(), copy.copy(vars(PRINT_OPTS)))\n"
+        "from dlcv_utils.models.ultralytics_yolo import offline_ultralytics\n"
+        f"offline_ultralytics({str(tmp_path)!r})\n"
+        "import ultralytics\n"
+        "assert 'ultralytics' in __import__('sys').modules\n"
+        "after = (np.get_printoptions(), copy.copy(vars(PRINT_OPTS)))\n"
+        "assert before == after, (before, after)\n"
+        "print(np.array([20.0]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[20.]"

@@ -154,6 +154,13 @@ def test_dfl_decode_by_hand():
 
 
 def test_anchor_points_match_ultralytics():
+    import importlib.util
+
+    if importlib.util.find_spec("ultralytics") is None:
+        pytest.skip("ultralytics is not installed")
+    from dlcv_utils.models.ultralytics_yolo import ensure_offline
+
+    ensure_offline()  # import it offline, keeping the print options the doctests rely on
     tal = pytest.importorskip("ultralytics.utils.tal")
     feats = [torch.zeros(1, 3, 4, 5), torch.zeros(1, 3, 2, 3)]
     ref_pts, ref_st = tal.make_anchors(feats, torch.tensor([8.0, 16.0]), 0.5)

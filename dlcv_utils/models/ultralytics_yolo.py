@@ -60,6 +60,35 @@ MAP_TOLERANCE = 0.02
 _ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "False", "YOLO_VERBOSE": "False"}
 
 
+def _import_ultralytics() -> None:
+    """Import Ultralytics without letting it change the learner's global print options.
+
+    ``import ultralytics`` sets NumPy's and torch's print options (line width, a float format
+    that prints ``20.`` as ``        20``), which would change every later printed array in the
+    notebook. The options in force before the import are restored after it.
+    """
+    if "ultralytics" in sys.modules:
+        return
+    import copy
+
+    import torch
+    from torch._tensor_str import PRINT_OPTS
+
+    numpy_options = np.get_printoptions()
+    torch_options = copy.copy(vars(PRINT_OPTS))
+    try:
+        import ultralytics  # noqa: F401
+    finally:
+        np.set_printoptions(**numpy_options)
+        torch.set_printoptions(
+            precision=torch_options["precision"],
+            threshold=torch_options["threshold"],
+            edgeitems=torch_options["edgeitems"],
+            linewidth=torch_options["linewidth"],
+            sci_mode=torch_options["sci_mode"],
+        )
+
+
 def offline_ultralytics(config_dir: str | os.PathLike, *, offline: bool = True) -> Path:
     """Make Ultralytics work offline with all its files under ``config_dir``.
 
@@ -110,6 +139,7 @@ def offline_ultralytics(config_dir: str | os.PathLike, *, offline: bool = True) 
     os.environ.update(_ENV)
     if not offline:
         os.environ.pop("YOLO_OFFLINE")
+    _import_ultralytics()
     from ultralytics.utils import SETTINGS
 
     SETTINGS.update(
