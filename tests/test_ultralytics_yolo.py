@@ -361,6 +361,22 @@ def test_yolo_train_args_and_budget_callback():
     json.dumps(args)  # plain values only
 
 
+def test_yolo_budget_callback_prints_the_time_cap_line_only_when_epochs_were_left(capsys):
+    from types import SimpleNamespace
+
+    from dlcv_utils.course.recipes import yolo_budget_callback
+    from dlcv_utils.engine.budget import TIME_CAP_PREFIX
+
+    cut = SimpleNamespace(stop=False, train_time_start=0.0, epoch=4, epochs=30)
+    yolo_budget_callback(10.0)(cut)
+    assert cut.stop is True
+    out = capsys.readouterr().out
+    assert out.startswith(TIME_CAP_PREFIX) and "after 5 of 30 epochs" in out
+    last = SimpleNamespace(stop=False, train_time_start=0.0, epoch=29, epochs=30)
+    yolo_budget_callback(10.0)(last)  # the cap ran out on the last epoch: nothing was cut
+    assert last.stop is True and capsys.readouterr().out == ""
+
+
 def test_importing_ultralytics_through_the_package_keeps_print_options(tmp_path):
     # ``import ultralytics`` changes NumPy's and torch's print options; through the package the
     # learner's options must survive (regression: doctests printed ``20.`` as ``        20``)

@@ -45,6 +45,7 @@ from dlcv_utils.course.settings import (
 from dlcv_utils.datasets.augment import BoxAugment, box_augmentation
 from dlcv_utils.datasets.shapes import ShapesDetection, collate_fn
 from dlcv_utils.engine import History, evaluate_detector, fit
+from dlcv_utils.engine.budget import yolo_budget_callback  # re-exported for lesson 10
 from dlcv_utils.proposals.cache import ProposalCache
 from dlcv_utils.validation import check_choice
 
@@ -419,29 +420,6 @@ def yolo_train_args(cfg: Lesson10) -> dict[str, Any]:
         "seed": cfg.seed,
         "device": 0 if cfg.device == "cuda" else "cpu",
     }
-
-
-def yolo_budget_callback(max_train_seconds: float | None):
-    """An ``on_train_epoch_end`` callback that stops Ultralytics' training after the budget.
-
-    Ultralytics' own ``time=`` argument *replaces* ``epochs`` (a fast machine would train
-    longer); this one only cuts a slow run short: after the first epoch that ends past
-    ``max_train_seconds``, the trainer validates and stops (its learning-rate schedule is
-    not refitted). ``None`` never stops.
-
-    Example:
-        >>> from types import SimpleNamespace
-        >>> trainer = SimpleNamespace(stop=False, epoch_time=None, train_time_start=0.0)
-        >>> yolo_budget_callback(1.0)(trainer); trainer.stop
-        True
-    """
-
-    def on_train_epoch_end(trainer) -> None:
-        if max_train_seconds is not None:
-            if time.time() - trainer.train_time_start > max_train_seconds:
-                trainer.stop = True
-
-    return on_train_epoch_end
 
 
 # ----------------------------------------------------------------------------- benchmarks

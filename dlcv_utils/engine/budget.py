@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from dlcv_utils.validation import check_int, check_number
 
-__all__ = ["TIME_CAP_PREFIX", "TimeBudget", "time_cap_message"]
+__all__ = ["TIME_CAP_PREFIX", "TimeBudget", "time_cap_message", "yolo_budget_callback"]
 
 #: the start of the one stdout line :func:`dlcv_utils.engine.fit` prints when the time cap cut
 #: training short; ``scripts/build_notebooks.py`` refuses to store a notebook that shows it.
@@ -86,3 +86,34 @@ class TimeBudget:
             yield
         finally:
             self._start += time.perf_counter() - t0
+
+
+def yolo_budget_callback(max_train_seconds: float | None):
+    """An ``on_train_epoch_end`` callback that stops Ultralytics' training after the budget.
+
+    Ultralytics' own ``time=`` argument *replaces* ``epochs`` (a fast machine would train
+    longer); this one only cuts a slow run short: after the first epoch that ends past
+    ``max_train_seconds``, the trainer validates and stops (its learning-rate schedule is
+    not refitted), and one ``TIME CAP:`` line is printed when epochs were left (the notebook
+    build refuses such a run). ``None`` never stops.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> trainer = SimpleNamespace(stop=False, train_time_start=0.0, epoch=2, epochs=30)
+        >>> yolo_budget_callback(1.0)(trainer); trainer.stop
+        TIME CAP: training stopped after 3 of 30 epochs (max_train_seconds=1)
+        True
+    """
+
+    def on_train_epoch_end(trainer) -> None:
+        if max_train_seconds is not None:
+            if time.time() - trainer.train_time_start > max_train_seconds:
+                trainer.stop = True
+                done, total = trainer.epoch + 1, trainer.epochs
+                if done < total:  # the build refuses a notebook whose training was cut
+                    print(
+                        f"{TIME_CAP_PREFIX} training stopped after {done} of {total} epochs "
+                        f"(max_train_seconds={max_train_seconds:g})"
+                    )
+
+    return on_train_epoch_end
