@@ -2,7 +2,7 @@
 
 GitHub, nbviewer, ``jupyter nbconvert --to html`` and a JupyterLab that has not run the cell
 cannot draw a live widget: they fall back to the other entries of the display bundle. Every
-widget output of a committed lesson must carry ``image/png`` (the first setting's figure) and a
+widget output of a committed lesson must carry ``image/png`` or ``image/jpeg`` (the first setting's figure) and a
 friendly ``text/plain``, never the raw ``interactive(children=(...`` repr. (The browser test
 checks the JupyterLab side.)
 """
@@ -34,7 +34,9 @@ def _widget_outputs(path):
 def test_every_widget_output_carries_a_picture_and_a_friendly_text(path):
     for i, _cell, out in _widget_outputs(path):
         data = out["data"]
-        assert "image/png" in data, f"{path.name} cell {i}: widget output without a picture"
+        assert {"image/png", "image/jpeg"} & set(data), (
+            f"{path.name} cell {i}: widget output without a picture"
+        )
         text = "".join(data.get("text/plain", ""))
         assert not RAW_REPR.match(text), f"{path.name} cell {i}: raw widget repr {text[:80]!r}"
         assert "Run the notebook" in text, f"{path.name} cell {i}: {text[:80]!r}"
@@ -56,7 +58,8 @@ def test_nbconvert_html_shows_a_picture_in_every_widget_cell(path):
         assert start >= 0, f"{path.name}: cell {i} ({cell_id}) not in the HTML"
         end = html.find('<div class="jp-Cell ', start + 10)
         section = html[start : end if end > 0 else None]
-        assert "<img" in section and "data:image/png;base64," in section, (
+        has_data_url = "data:image/png;base64," in section or "data:image/jpeg;base64," in section
+        assert "<img" in section and has_data_url, (
             f"{path.name} cell {i}: no picture in nbconvert's HTML"
         )
         assert "interactive(children=" not in section and "VBox(children=" not in section

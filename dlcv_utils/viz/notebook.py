@@ -23,6 +23,9 @@ JPEG_QUALITY = 85
 #: JPEG is kept only below this fraction of the PNG size: lossy lines and text are not worth
 #: a few bytes, photos and textures save far more than that.
 JPEG_MARGIN = 0.5
+#: A PNG above this many bytes is a photo-like figure (many images, textures): there JPEG is
+#: kept whenever it is smaller at all, since a lossless picture that large is not worth it.
+LARGE_PNG = 100_000
 
 
 def encode_figure(fig, fmt: str, dpi: float | None = None, quality: int = JPEG_QUALITY) -> bytes:
@@ -64,9 +67,21 @@ def smaller_image(fig, dpi: float | None = None, quality: int = JPEG_QUALITY) ->
     """
     png = encode_figure(fig, "png", dpi=dpi)
     jpeg = encode_figure(fig, "jpeg", dpi=dpi, quality=quality)
-    if png and len(jpeg) < JPEG_MARGIN * len(png):
+    if png and _jpeg_wins(len(png), len(jpeg)):
         return "image/jpeg", jpeg
     return "image/png", png
+
+
+def _jpeg_wins(png_bytes: int, jpeg_bytes: int) -> bool:
+    """JPEG is kept when clearly smaller, or smaller at all once the PNG is large.
+
+    Example:
+        >>> _jpeg_wins(10_000, 6_000), _jpeg_wins(10_000, 4_000), _jpeg_wins(300_000, 250_000)
+        (False, True, True)
+    """
+    return jpeg_bytes < JPEG_MARGIN * png_bytes or (
+        png_bytes > LARGE_PNG and jpeg_bytes < png_bytes
+    )
 
 
 class _SmallerOf:
@@ -86,7 +101,7 @@ class _SmallerOf:
         png, jpeg = self._data["png"], self._data["jpeg"]
         if not png:
             return None
-        smaller = "jpeg" if len(jpeg) < JPEG_MARGIN * len(png) else "png"
+        smaller = "jpeg" if _jpeg_wins(len(png), len(jpeg)) else "png"
         return self._data[fmt] if fmt == smaller else None
 
 

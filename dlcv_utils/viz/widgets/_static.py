@@ -16,14 +16,14 @@ construction on both.
 from __future__ import annotations
 
 import base64
-import io
 from functools import cache
 
 __all__ = [
     "STYLE",
-    "figure_png",
+    "figure_picture",
     "finish",
     "ipywidgets_major",
+    "picture_mime",
     "show",
     "slider_layout",
     "static_class",
@@ -47,11 +47,19 @@ def ipywidgets_major() -> int:
     return int(ipywidgets.__version__.split(".")[0])
 
 
-def figure_png(fig, dpi: int = 72) -> bytes:
-    """PNG bytes of a matplotlib figure, trimmed to its content."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
+def figure_picture(fig, dpi: int = 72) -> bytes:
+    """The figure as PNG or JPEG bytes, whichever is smaller (photos: JPEG; diagrams: PNG).
+
+    The bytes say which they are (PNG and JPEG signatures); :func:`picture_mime` reads it.
+    """
+    from dlcv_utils.viz.notebook import smaller_image
+
+    return smaller_image(fig, dpi=dpi)[1]
+
+
+def picture_mime(data: bytes) -> str:
+    """``"image/jpeg"`` for JPEG bytes, else ``"image/png"``."""
+    return "image/jpeg" if data[:2] == b"\xff\xd8" else "image/png"
 
 
 @cache
@@ -72,9 +80,9 @@ def static_class(base: type) -> type:
                 "model_id": self.model_id,
             },
         }
-        png = getattr(self, "static_png", None)
+        png = getattr(self, "static_png", None)  # PNG or JPEG bytes (figure_picture)
         if png:
-            data["image/png"] = base64.b64encode(png).decode("ascii")
+            data[picture_mime(png)] = base64.b64encode(png).decode("ascii")
         return data
 
     def _repr_mimebundle_(self, **kwargs):
@@ -122,7 +130,7 @@ def show(fig, text: str, first: dict) -> None:
     import matplotlib.pyplot as plt
 
     if not first:
-        first["png"] = figure_png(fig)
+        first["png"] = figure_picture(fig)
         first["text"] = text
     plt.show()
     plt.close(fig)

@@ -86,7 +86,7 @@ def make_frame_slider(
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
-    from dlcv_utils.viz.widgets._static import STYLE, figure_png, slider_layout, static_class
+    from dlcv_utils.viz.widgets._static import STYLE, figure_picture, slider_layout, static_class
 
     if len(frames) == 0:
         raise ValueError("frames must contain at least one frame, got 0")
@@ -111,7 +111,7 @@ def make_frame_slider(
             ax.set_title(f"frame {slider.value} / {len(frames) - 1}")
             ax.axis("off")
             if not first:
-                first["png"] = figure_png(fig)
+                first["png"] = figure_picture(fig)
             plt.show()
             plt.close(fig)
 
