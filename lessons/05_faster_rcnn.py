@@ -472,7 +472,7 @@ with torch.no_grad():
     detections = model([img.to(device) for img, _ in examples])
 handle.remove()
 
-fig, axes = plt.subplots(2, 3, figsize=(12, 8))
+fig, axes = plt.subplots(2, 3, figsize=(9, 6))
 for k, ((img, tgt), det) in enumerate(zip(examples, detections)):
     props = captured["proposals"][k]
     show_image(img, ax=axes[0, k], title=f"RPN: top 30 of {len(props)} proposals")
@@ -574,7 +574,7 @@ if coco_model is not None:
         )
         draw_boxes(ax, [o.bbox for o in record.objects], color="white", linestyle="--")
 else:
-    fig, axes = plt.subplots(2, 4, figsize=(14, 7))
+    fig, axes = plt.subplots(2, 4, figsize=(10, 5))
     for ax, i in zip(axes.ravel(), range(3, 11)):
         img, tgt = val_loader.dataset[i]
         with torch.no_grad():
