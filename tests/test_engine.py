@@ -468,3 +468,22 @@ def test_progress_bar_respects_tqdm_disable(monkeypatch, capsys):
     fit(model, loader, epochs=1, device="cpu", progress=False, warmup_iters=0)
     assert calls[-1]["disable"] is True
     assert capsys.readouterr().out == ""
+
+
+def test_time_budget_ignores_a_slow_start_and_follows_a_projected_overrun():
+    # 1000 iterations, 100 s budget. A slow first step (2 s for 1 step) is no overrun yet:
+    # too early to judge (< 5 % of the run), so the schedule keeps the plain count.
+    from dlcv_utils.engine import TimeBudget
+
+    budget = TimeBudget(100.0, total_iters=1000)
+    budget._start -= 2.0
+    assert budget.schedule_iteration(1) == 1
+    # after 100 steps in 5 s the projection is 5 / 100 * 1000 = 50 s <= 100 s: on pace
+    budget._start -= 3.0
+    assert budget.schedule_iteration(100) == 100
+    # after 100 steps in 20 s the projection is 200 s > 100 s: the schedule follows the time,
+    # 1000 * 20 / 100 = 200
+    budget._start -= 15.0
+    assert budget.schedule_iteration(100) == 200
+    assert TimeBudget(None, total_iters=10).schedule_iteration(3) == 3
+    assert TimeBudget(1.0, total_iters=10, time_aware=False).schedule_iteration(3) == 3

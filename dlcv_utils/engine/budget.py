@@ -68,15 +68,29 @@ class TimeBudget:
     def schedule_iteration(self, iteration: int) -> int:
         """The iteration the learning-rate schedule should use after ``iteration`` steps.
 
+        The schedule follows the elapsed time only once the run is *projected to overrun* its
+        budget, judged from the pace of at least the first 5 % of its iterations. A run on pace
+        keeps its plain iteration count, so its result does not depend on the machine's timing
+        (the first iterations are always slow; following them would shift the warm-up).
+
         Example:
             >>> budget = TimeBudget(10.0, total_iters=100)
             >>> budget._start -= 5.0  # pretend 5 of the 10 seconds are gone after 20 steps
-            >>> budget.schedule_iteration(20)  # behind: half the time, so half the schedule
+            >>> budget.schedule_iteration(20)  # projected 25 s > 10 s: half the time, half the schedule
             50
+            >>> budget.schedule_iteration(60)  # projected 8.3 s: on pace, the plain count
+            60
+            >>> budget.schedule_iteration(3)  # fewer than 5 % of the iterations: too early to judge
+            3
         """
         if self.max_seconds is None or not self.time_aware:
             return iteration
-        return max(iteration, int(self.total_iters * self.elapsed() / self.max_seconds))
+        if iteration < max(1, self.total_iters // 20):
+            return iteration
+        elapsed = self.elapsed()
+        if elapsed / iteration * self.total_iters <= self.max_seconds:  # on pace
+            return iteration
+        return max(iteration, int(self.total_iters * elapsed / self.max_seconds))
 
     @contextmanager
     def paused(self) -> Iterator[None]:
