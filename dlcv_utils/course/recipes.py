@@ -423,7 +423,13 @@ def yolo_train_args(cfg: Lesson10) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- benchmarks
+#: a row's ``ap_small``/``ap_medium``/``ap_large`` <- COCO's ``APs``/``APm``/``APl``
+SIZE_KEYS = {"small": "APs", "medium": "APm", "large": "APl"}
+
+
 def _row(name: str, result: RecipeResult, **extra) -> dict[str, Any]:
+    coco = result.metrics.get("coco", {})  # APs/APm/APl: COCO's AP by object area (-1: none)
+    sizes = {f"ap_{s}": coco[k] for s, k in SIZE_KEYS.items() if k in coco}
     return {
         "model": name,
         "train_s": result.train_s,
@@ -432,6 +438,8 @@ def _row(name: str, result: RecipeResult, **extra) -> dict[str, Any]:
         "infer_ms": 1000.0 * result.metrics["seconds_per_image"],
         "iterations": result.history.iterations,
         "stop_reason": result.history.stop_reason,
+        "params": sum(p.numel() for p in result.model.parameters()),
+        **sizes,
         **extra,
     }
 
@@ -500,6 +508,7 @@ def _bench_lesson08(device, progress: bool) -> dict[str, Any]:
 
 
 def _bench_lesson10(device, progress: bool) -> dict[str, Any]:
+    import math
     import tempfile
     from pathlib import Path
 
@@ -534,6 +543,7 @@ def _bench_lesson10(device, progress: bool) -> dict[str, Any]:
         )
         gt, ids = coco_gt_from_yolo(data_yaml)
         coco = coco_evaluate(gt, renumber_results(predictions, ids))
+    epochs_run = model.trainer.epoch + 1  # fewer than cfg.train.epochs if the time cap stopped it
     return {
         "model": f"Ultralytics {Path(cfg.model).stem} ({cfg.data.image_size}px, from scratch)",
         "train_s": train_s,
@@ -542,6 +552,10 @@ def _bench_lesson10(device, progress: bool) -> dict[str, Any]:
         "infer_ms": float(metrics.speed["inference"]),
         "ultralytics_map50": float(metrics.box.map50),
         "ultralytics_map": float(metrics.box.map),
+        "params": sum(p.numel() for p in model.model.parameters()),
+        "iterations": epochs_run * math.ceil(cfg.data.n_train / cfg.data.batch_size),
+        "stop_reason": "time cap" if epochs_run < cfg.train.epochs else None,
+        **{f"ap_{s}": coco[k] for s, k in SIZE_KEYS.items()},
     }
 
 
@@ -570,9 +584,9 @@ def run_benchmark(name: str, device: str | None = None, progress: bool = False) 
 
     Returns:
         ``model`` (a name), ``train_s``, ``map50``, ``map``, ``infer_ms`` (model forward per val
-        image), ``iterations``, ``stop_reason``; for lesson 04 ``proposal_ms``; for lesson 06
-        ``ap_small``, ``ap_medium``, ``ap_large`` (COCO's APs/APm/APl, -1 where there are no
-        such objects).
+        image), ``iterations``, ``stop_reason``, ``params`` (parameter count), ``ap_small``,
+        ``ap_medium``, ``ap_large`` (COCO's APs/APm/APl, -1 where there are no such objects);
+        for lesson 04 also ``proposal_ms``.
     """
     check_choice(name, "name", tuple(BENCHMARKS))
     return BENCHMARKS[name][1](device, progress)
