@@ -14,17 +14,30 @@ included), as the lesson's own cells: a lesson's key figure and its row here agr
 
 A benchmark that fails is skipped with a note under the table, so the rest still runs.
 
-usage: python benchmarks/bench_detectors.py [--only NAME ...] [--device cpu|cuda]
+Every row is also stored in the results file ``benchmarks/results/detectors_<device>.json``
+(:mod:`dlcv_utils.course.comparison`; lesson 14 reads it): per row the model, family, lesson,
+mAP@0.5, mAP@[.5:.95], AP small/medium/large, parameters, inference ms/image, training
+seconds, iterations, stop reason and the run's date, commit, load and threads; at the top the
+device (platform, CPU, torch, threads), the date, the git commit and each lesson's settings.
+``--only NAME ...`` merges: those rows are replaced, the others kept, so rows can be rerun one
+at a time (``--no-save`` leaves the file alone).
+
+usage: OMP_NUM_THREADS=1 python benchmarks/bench_detectors.py [--only NAME ...]
+           [--device cpu|cuda] [--results PATH] [--no-save]
        NAME: rcnn, fast_rcnn, faster_rcnn, config, config_no_fpn, ... (see --help)
 
-Timings depend on the machine and its load: say both when you quote them.
+Timings depend on the machine and its load: say both when you quote them (each row records the
+load average before and after its run).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime
 import os
 import platform
+import subprocess
 import sys
 import time
 import traceback
@@ -51,6 +64,99 @@ def run_one(name: str, device: str) -> tuple[dict | None, str | None]:
         return None, f"`run_benchmark({name!r})` returned no {missing}"
     row = dict(row, wall_s=time.perf_counter() - t0)
     return row, None
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages, or ``None`` where the OS has none."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def git_commit() -> str:
+    """The repository's HEAD commit (``"unknown"`` outside a git checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def cpu_name() -> str:
+    """The CPU model from ``/proc/cpuinfo`` (Linux), else :func:`platform.processor`."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_description(device: str) -> dict:
+    """The machine a row ran on: platform, CPU, cores, torch, threads (and the GPU on cuda)."""
+    import torch
+
+    desc = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+    }
+    if device == "cuda":
+        desc["gpu"] = torch.cuda.get_device_name(0)
+    return desc
+
+
+def lesson_settings_dict(lesson: str, device: str) -> dict:
+    """``dataclasses.asdict`` of the lesson's settings for ``device``."""
+    from dlcv_utils.course.settings import lesson_settings
+
+    return dataclasses.asdict(lesson_settings(lesson, device))
+
+
+def record(name: str, row: dict, device: str, date: str, commit: str, load_before) -> dict:
+    """``row`` as the results file stores it: family, lesson and the run's circumstances."""
+    import torch
+
+    from dlcv_utils.course.comparison import FAMILIES
+
+    run = {
+        "date": date,
+        "commit": commit,
+        "load_before": load_before,
+        "load_after": load_average(),
+        "threads": torch.get_num_threads(),
+        "wall_s": round(row["wall_s"], 1),
+    }
+    extra = {k: v for k, v in row.items() if k != "wall_s"}
+    return {"family": FAMILIES.get(name, name), "lesson": lesson_of(name), **extra, "run": run}
+
+
+def save(path: Path, records: dict, device: str, date: str, commit: str) -> Path:
+    """Merge ``records`` into the results file at ``path`` (created if absent)."""
+    import json
+
+    from dlcv_utils.course.comparison import merge_results, write_results
+
+    old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    lessons = sorted({r["lesson"] for r in records.values()})
+    merged = merge_results(
+        old,
+        records,
+        device_kind=device,
+        device=device_description(device),
+        settings={lesson: lesson_settings_dict(lesson, device) for lesson in lessons},
+        date=date,
+        commit=commit,
+    )
+    return write_results(path, merged)
 
 
 def lesson_of(name: str) -> str:
@@ -90,7 +196,18 @@ def main(argv=None) -> int:
         "--only", nargs="+", choices=sorted(BENCHMARKS), metavar="NAME", help="run only these"
     )
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="results file to merge the rows into (default benchmarks/results/detectors_<device>.json)",
+    )
+    parser.add_argument("--no-save", action="store_true", help="do not write the results file")
     args = parser.parse_args(argv)
+    from dlcv_utils.course.comparison import results_path
+
+    path = args.results or results_path(args.device)
+    commit = git_commit()
 
     import torch
 
@@ -99,13 +216,24 @@ def main(argv=None) -> int:
     rows, notes = [], []
     for name in names:
         print(f"[bench] {name} ...", flush=True)
+        load_before = load_average()
         row, note = run_one(name, args.device)
         if row is None:
             print(f"[bench] {name}: skipped: {note}", flush=True)
             notes.append(f"- {name}: skipped: {note}")
-        else:
-            print(f"[bench] {name}: done in {row['wall_s']:.0f} s", flush=True)
-            rows.append((name, row))
+            continue
+        print(f"[bench] {name}: done in {row['wall_s']:.0f} s", flush=True)
+        rows.append((name, row))
+        if not args.no_save:  # after every row, so a later failure keeps the finished ones
+            date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            rec = record(name, row, args.device, date, commit, load_before)
+            try:
+                saved = save(path, {name: rec}, args.device, date, commit)
+            except ValueError as exc:  # e.g. a row without ap_small: not stored, said below
+                print(f"[bench] {name}: NOT saved: {exc}", flush=True)
+                notes.append(f"- {name}: not saved to {path}: {exc}")
+            else:
+                print(f"[bench] {name}: saved to {saved}", flush=True)
 
     try:
         load = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())

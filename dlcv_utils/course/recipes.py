@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dlcv_utils.course.comparison import schedule_on_pace
 from dlcv_utils.course.settings import (
     Augmentation,
     Lesson04,
@@ -245,12 +246,14 @@ class RecipeResult:
         metrics: :func:`~dlcv_utils.engine.evaluate_detector` on the val split (``map50``,
             ``map``, ``per_class``, ``seconds_per_image``, ...).
         train_s: training wall time in seconds (evaluation excluded).
+        on_pace: ran on the plain schedule, independent of timing (``comparison.schedule_on_pace``).
     """
 
     model: nn.Module
     history: History
     metrics: dict[str, Any]
     train_s: float
+    on_pace: bool | None = None
 
 
 def train_and_evaluate(
@@ -295,7 +298,8 @@ def train_and_evaluate(
     )
     train_s = time.perf_counter() - t0
     metrics = evaluate_detector(model, val_loader, device, class_names=CLASS_NAMES)
-    return RecipeResult(model.eval(), history, metrics, train_s)
+    on_pace = schedule_on_pace(history.lr, training, len(train_loader))
+    return RecipeResult(model.eval(), history, metrics, train_s, on_pace)
 
 
 # ----------------------------------------------------------------------------- model builders
@@ -439,6 +443,7 @@ def _row(name: str, result: RecipeResult, **extra) -> dict[str, Any]:
         "iterations": result.history.iterations,
         "stop_reason": result.history.stop_reason,
         "params": sum(p.numel() for p in result.model.parameters()),
+        "on_pace": result.on_pace,
         **sizes,
         **extra,
     }
@@ -508,7 +513,6 @@ def _bench_lesson08(device, progress: bool) -> dict[str, Any]:
 
 
 def _bench_lesson10(device, progress: bool) -> dict[str, Any]:
-    import math
     import tempfile
     from pathlib import Path
 
@@ -553,8 +557,9 @@ def _bench_lesson10(device, progress: bool) -> dict[str, Any]:
         "ultralytics_map50": float(metrics.box.map50),
         "ultralytics_map": float(metrics.box.map),
         "params": sum(p.numel() for p in model.model.parameters()),
-        "iterations": epochs_run * math.ceil(cfg.data.n_train / cfg.data.batch_size),
+        "iterations": epochs_run * -(-cfg.data.n_train // cfg.data.batch_size),
         "stop_reason": "time cap" if epochs_run < cfg.train.epochs else None,
+        "on_pace": epochs_run == cfg.train.epochs,  # Ultralytics' schedule ignores the clock
         **{f"ap_{s}": coco[k] for s, k in SIZE_KEYS.items()},
     }
 

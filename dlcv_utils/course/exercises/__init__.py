@@ -7,7 +7,7 @@ helpful line, and returns ``True`` or ``False``. A function that still raises
 ``NotImplementedError`` (the stub in the notebook) is reported as "not attempted yet", so the
 committed notebooks run with the exercises left open.
 
-One module per lesson holds its checkers and model solutions (``lesson01`` ... ``lesson10``);
+One module per lesson holds its checkers and model solutions (``lesson01`` ... ``lesson14``);
 this package re-exports them all. Print a model solution with :func:`show_solution` once you
 have tried (``show_solution("iou")``); :data:`SOLUTIONS` lists the names.
 """
@@ -28,6 +28,7 @@ from dlcv_utils.course.exercises import (
     lesson08,
     lesson09,
     lesson10,
+    lesson14,
 )
 from dlcv_utils.course.exercises.lesson01 import (
     check_ap,
@@ -96,12 +97,20 @@ from dlcv_utils.course.exercises.lesson10 import (
     solution_ultralytics_ap,
     solution_yolo_results,
 )
+from dlcv_utils.course.exercises.lesson14 import (
+    check_best_small,
+    check_best_under_budget,
+    solution_best_small,
+    solution_best_under_budget,
+)
 
 __all__ = [
     "CONFIG_REQUIREMENTS",
     "SOLUTIONS",
     "check_anchors",
     "check_ap",
+    "check_best_small",
+    "check_best_under_budget",
     "check_blob",
     "check_decode",
     "check_decode_raw",
@@ -126,6 +135,8 @@ __all__ = [
     "solution_anchors",
     "solution_ap",
     "solution_batched_nms",
+    "solution_best_small",
+    "solution_best_under_budget",
     "solution_blob",
     "solution_decode",
     "solution_decode_raw",
@@ -162,6 +173,7 @@ for _module in (
     lesson08,
     lesson09,
     lesson10,
+    lesson14,
 ):
     _clash = set(SOLUTIONS) & set(_module.SOLUTIONS)
     if _clash:  # pragma: no cover - a programming error caught by the tests at import
