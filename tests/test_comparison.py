@@ -315,3 +315,17 @@ def test_bench_script_does_not_store_an_incomplete_row(tmp_path, monkeypatch, ca
     bench.main(["--only", "ssd", "--results", str(path)])
     assert not path.exists()
     assert "ssd: NOT saved" in capsys.readouterr().out
+
+
+def test_recipe_row_equals_the_shared_row():
+    from dlcv_utils.course.recipes import RecipeResult, _row
+    from dlcv_utils.engine import History
+
+    history = History()
+    history.record_step({"loss_a": 1.0}, lr=0.1, grad_norm=1.0)
+    metrics = {"map50": 0.5, "map": 0.25, "seconds_per_image": 0.01}
+    metrics["coco"] = {"APs": 0.1, "APm": 0.2, "APl": 0.3}
+    result = RecipeResult(nn.Conv2d(3, 4, 3), history, metrics, 5.0, False)
+    assert cmp.recipe_row("m", result, proposal_ms=2.0) == _row("m", result, proposal_ms=2.0)
+    assert cmp.recipe_row("m", result)["params"] == 3 * 4 * 3 * 3 + 4
+    assert set(cmp.ROW_KEYS) - set(cmp.recipe_row("m", result)) == {"family", "lesson"}

@@ -44,6 +44,7 @@ __all__ = [
     "format_table",
     "load_results",
     "merge_results",
+    "recipe_row",
     "results_path",
     "schedule_on_pace",
     "table_rows",
@@ -132,6 +133,48 @@ def schedule_on_pace(lrs: Iterable[float], training: Training, n_batches: int) -
         math.isclose(got, training.lr * lr_factor(i, total, warmup_iters=warmup), rel_tol=1e-6)
         for i, got in enumerate(lrs)
     )
+
+
+def recipe_row(model: str, result: Any, **extra: Any) -> dict[str, Any]:
+    """A benchmark row (every key of :data:`ROW_KEYS` but ``family``/``lesson``, which the
+    benchmark adds) from a :class:`~dlcv_utils.course.recipes.RecipeResult`.
+
+    For a lesson recipe in its own module: ``return recipe_row("RetinaNet (...)", result)``.
+
+    Args:
+        model: the row's model name.
+        result: has ``model``, ``history``, ``metrics`` (of ``evaluate_detector``: ``map50``,
+            ``map``, ``seconds_per_image``, ``coco``), ``train_s`` and ``on_pace``.
+        **extra: more keys (they win over the computed ones).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from torch import nn
+        >>> from dlcv_utils.engine import History
+        >>> metrics = {"map50": 0.5, "map": 0.3, "seconds_per_image": 0.004,
+        ...            "coco": {"APs": 0.1, "APm": 0.4, "APl": -1.0}}
+        >>> result = SimpleNamespace(model=nn.Linear(2, 1), history=History(), metrics=metrics,
+        ...                          train_s=9.0, on_pace=True)
+        >>> row = recipe_row("m", result)
+        >>> row["params"], row["infer_ms"], row["ap_small"], row["on_pace"]
+        (3, 4.0, 0.1, True)
+    """
+    coco = result.metrics["coco"]
+    return {
+        "model": model,
+        "train_s": result.train_s,
+        "map50": result.metrics["map50"],
+        "map": result.metrics["map"],
+        "infer_ms": 1000.0 * result.metrics["seconds_per_image"],
+        "iterations": result.history.iterations,
+        "stop_reason": result.history.stop_reason,
+        "params": sum(p.numel() for p in result.model.parameters()),
+        "on_pace": result.on_pace,
+        "ap_small": coco["APs"],
+        "ap_medium": coco["APm"],
+        "ap_large": coco["APl"],
+        **extra,
+    }
 
 
 def _check_row(name: str, row: Any, where: str) -> None:
