@@ -28,6 +28,7 @@ from dlcv_utils.course.exercises import (
     lesson08,
     lesson09,
     lesson10,
+    lesson13,
     lesson14,
 )
 from dlcv_utils.course.exercises.lesson01 import (
@@ -97,6 +98,12 @@ from dlcv_utils.course.exercises.lesson10 import (
     solution_ultralytics_ap,
     solution_yolo_results,
 )
+from dlcv_utils.course.exercises.lesson13 import (
+    check_mask_iou,
+    check_rle_counts,
+    solution_mask_iou,
+    solution_rle_counts,
+)
 from dlcv_utils.course.exercises.lesson14 import (
     check_best_small,
     check_best_under_budget,
@@ -119,10 +126,12 @@ __all__ = [
     "check_encode",
     "check_fpn_level",
     "check_iou",
+    "check_mask_iou",
     "check_nms",
     "check_open_images_row",
     "check_recall_at_k",
     "check_responsible_cell",
+    "check_rle_counts",
     "check_roi_max_pool",
     "check_rpn_labels",
     "check_ssd_match",
@@ -146,10 +155,12 @@ __all__ = [
     "solution_fpn_level",
     "solution_iou",
     "solution_iou_xywh",
+    "solution_mask_iou",
     "solution_nms",
     "solution_open_images_row",
     "solution_recall_at_k",
     "solution_responsible_cell",
+    "solution_rle_counts",
     "solution_roi_max_pool",
     "solution_rpn_labels",
     "solution_ssd_match",
@@ -173,6 +184,7 @@ for _module in (
     lesson08,
     lesson09,
     lesson10,
+    lesson13,
     lesson14,
 ):
     _clash = set(SOLUTIONS) & set(_module.SOLUTIONS)
