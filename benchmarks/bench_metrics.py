@@ -11,10 +11,15 @@ tool gets the same parsed JSON (dict + list) and is timed from there to its 12 n
 * faster-coco-eval (if importable): the same steps with ``COCOeval_faster``;
 * ``coco_evaluate``: one call, input validation included.
 
+``--iou-type segm`` times mask evaluation instead (``iou_type="segm"``, see
+:func:`make_segm_dataset`: 1,000 images, about 5,000 polygon masks, 100 compressed-RLE
+detections per image, each with its ``bbox``); ``--iou-type all`` (the default) runs both.
+
 Usage::
 
-    python benchmarks/bench_metrics.py              # full size
-    python benchmarks/bench_metrics.py --images 500 # quick run
+    python benchmarks/bench_metrics.py                      # bbox (5,000 images) and segm
+    python benchmarks/bench_metrics.py --iou-type segm      # masks only
+    python benchmarks/bench_metrics.py --images 500 --segm-images 200  # quick run
 """
 
 from __future__ import annotations
@@ -29,8 +34,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # import this checkout's dlcv_utils, installed or not
 
 
 def make_dataset(n_images: int, n_classes: int = 80, dets_per_image: int = 100, seed: int = 0):
@@ -112,6 +121,124 @@ def make_dataset(n_images: int, n_classes: int = 80, dets_per_image: int = 100, 
     return {"images": images, "annotations": anns, "categories": categories}, dets
 
 
+def _star_polygons(cx, cy, rx, ry, rng, n_vertices: int = 12):
+    """Star-shaped polygons (one row of ``2 * n_vertices`` xy coordinates per shape)."""
+    n = len(cx)
+    ang = np.sort(rng.uniform(0, 2 * np.pi, (n, n_vertices)), axis=1)
+    rad = rng.uniform(0.6, 1.0, (n, n_vertices))
+    xs = cx[:, None] + rx[:, None] * rad * np.cos(ang)
+    ys = cy[:, None] + ry[:, None] * rad * np.sin(ang)
+    return np.stack([xs, ys], axis=2).reshape(n, 2 * n_vertices)
+
+
+def _uncompressed_rle(mask: np.ndarray) -> list[int]:
+    """COCO's uncompressed RLE (column-major run lengths, background first) of a 0/1 mask."""
+    flat = mask.ravel(order="F").astype(np.int8)
+    change = np.flatnonzero(np.diff(flat)) + 1
+    edges = np.concatenate(([0], change, [flat.size]))
+    runs = np.diff(edges).tolist()
+    return [0, *runs] if flat[0] else runs
+
+
+def make_segm_dataset(n_images: int, n_classes: int = 80, dets_per_image: int = 100, seed: int = 0):
+    """A seeded synthetic COCO instance-segmentation evaluation (ground-truth dict, results).
+
+    Like :func:`make_dataset` but with masks: about 5 star-shaped polygon masks per image
+    (1 % crowd regions stored as uncompressed RLE, as in COCO), ``area`` the mask area;
+    detections are compressed RLEs (``counts`` a string, as written by Detectron2 / MMDet)
+    with their ``bbox``: jittered copies of the ground truth (duplicates, wrong classes) and
+    background shapes.
+    """
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(seed)
+    W, H = 640, 480
+    images = [{"id": int(i), "width": W, "height": H} for i in range(1, n_images + 1)]
+    categories = [{"id": int(c), "name": f"class{c}"} for c in range(1, n_classes + 1)]
+    class_p = 1.0 / np.arange(1, n_classes + 1) ** 0.8
+    class_p /= class_p.sum()
+    anns, dets = [], []
+    ann_id = 1
+
+    def shapes(n):
+        side = np.exp(rng.uniform(np.log(8), np.log(400), n))
+        aspect = np.exp(rng.normal(0, 0.4, n))
+        rx = np.clip(side * aspect, 4, W - 2) / 2
+        ry = np.clip(side / aspect, 4, H - 2) / 2
+        # some shapes reach over the image border (pycocotools clips them)
+        cx = rng.uniform(rx * 0.8, W - rx * 0.8)
+        cy = rng.uniform(ry * 0.8, H - ry * 0.8)
+        return cx, cy, rx, ry
+
+    def encode(polys):
+        rles = mask_utils.frPyObjects([[float(v) for v in p] for p in polys], H, W)
+        return rles
+
+    for img in images:
+        n_gt = int(rng.poisson(5))
+        cx, cy, rx, ry = shapes(n_gt)
+        polys = _star_polygons(cx, cy, rx, ry, rng)
+        cls = rng.choice(n_classes, n_gt, p=class_p) + 1
+        crowd = rng.random(n_gt) < 0.01
+        for j, rle in enumerate(encode(polys) if n_gt else []):
+            poly = [round(float(v), 2) for v in polys[j]]
+            if crowd[j]:
+                seg = {"size": [H, W], "counts": _uncompressed_rle(mask_utils.decode(rle))}
+            else:
+                seg = [poly]
+                rle = mask_utils.frPyObjects([poly], H, W)[0]
+            anns.append(
+                {
+                    "id": ann_id,
+                    "image_id": img["id"],
+                    "category_id": int(cls[j]),
+                    "segmentation": seg,
+                    "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                    "area": float(mask_utils.area(rle)),
+                    "iscrowd": int(crowd[j]),
+                }
+            )
+            ann_id += 1
+        # detections: up to 4 jittered copies per gt, the rest background shapes
+        n_near = min(dets_per_image, int(rng.integers(1, 5)) * n_gt) if n_gt else 0
+        src = rng.integers(0, max(n_gt, 1), n_near)
+        n_bg = dets_per_image - n_near
+        bcx, bcy, brx, bry = shapes(n_bg)
+        # near: the source polygon shifted, scaled and with every vertex jittered
+        pts = polys[src].reshape(n_near, polys.shape[1] // 2, 2)
+        ctr = np.stack([cx[src], cy[src]], 1)[:, None, :]
+        size = np.stack([rx[src], ry[src]], 1)[:, None, :]
+        near = (
+            ctr
+            + (pts - ctr) * rng.normal(1, 0.06, (n_near, 1, 1))
+            + size * rng.normal(0, 0.06, (n_near, 1, 2))
+            + size * rng.normal(0, 0.03, pts.shape)
+        )
+        bg = _star_polygons(bcx, bcy, brx, bry, rng)
+        dpolys = np.clip(np.concatenate([near.reshape(n_near, bg.shape[1]), bg]), -5, W + 5)
+        near_cls = np.where(
+            rng.random(n_near) < 0.85, cls[src], rng.integers(1, n_classes + 1, n_near)
+        )
+        present = cls if n_gt else rng.integers(1, n_classes + 1, 1)
+        bg_cls = np.where(
+            rng.random(n_bg) < 0.6, rng.choice(present, n_bg), rng.integers(1, n_classes + 1, n_bg)
+        )
+        all_cls = np.concatenate([near_cls, bg_cls])
+        score = np.concatenate([rng.beta(4, 2, n_near), rng.beta(1.2, 5, n_bg)])
+        all_score = np.round(np.clip(score, 0, 1), 3)
+        for rle, c, s in zip(encode(dpolys), all_cls.tolist(), all_score.tolist()):
+            dets.append(
+                {
+                    "image_id": img["id"],
+                    "category_id": int(c),
+                    "segmentation": {"size": [H, W], "counts": rle["counts"].decode("ascii")},
+                    "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                    "score": s,
+                }
+            )
+    return {"images": images, "annotations": anns, "categories": categories}, dets
+
+
 def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -142,7 +269,7 @@ def _current_rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def run_tool(tool: str, gt_path: str, dt_path: str) -> dict:
+def run_tool(tool: str, gt_path: str, dt_path: str, iou_type: str = "bbox") -> dict:
     """Run one tool in this process; returns timings, memory and the 12 numbers."""
     with open(gt_path) as f:
         gt = json.load(f)
@@ -161,18 +288,19 @@ def run_tool(tool: str, gt_path: str, dt_path: str) -> dict:
     base = _current_rss_mb()
     reset = _reset_peak_rss()
     t0 = time.perf_counter()
+    c0 = time.process_time()
     t_eval = None
     with contextlib.redirect_stdout(io.StringIO()):
         if tool == "dlcv_utils":
             t1 = time.perf_counter()
-            stats = coco_evaluate(gt, dets)["stats"]
+            stats = coco_evaluate(gt, dets, iou_type)["stats"]
             t_eval = time.perf_counter() - t1
         else:
             coco_gt = COCO()
             coco_gt.dataset = gt
             coco_gt.createIndex()
             coco_dt = coco_gt.loadRes(dets)
-            ev = COCOeval(coco_gt, coco_dt, "bbox")
+            ev = COCOeval(coco_gt, coco_dt, iou_type)
             t1 = time.perf_counter()
             ev.evaluate()
             ev.accumulate()
@@ -180,10 +308,12 @@ def run_tool(tool: str, gt_path: str, dt_path: str) -> dict:
             ev.summarize()
             stats = ev.stats
     total = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     hwm = _vm_hwm_mb() if reset else None
     return {
         "tool": tool,
         "total_s": total,
+        "cpu_s": cpu,
         "eval_acc_s": t_eval,
         "peak_mb": _maxrss_mb(),
         "tool_peak_mb": hwm if hwm is not None else _maxrss_mb(),
@@ -192,27 +322,14 @@ def run_tool(tool: str, gt_path: str, dt_path: str) -> dict:
     }
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=5000, help="number of images (5000)")
-    parser.add_argument("--classes", type=int, default=80)
-    parser.add_argument("--dets", type=int, default=100, help="detections per image (100)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--tools", default="pycocotools,faster-coco-eval,dlcv_utils", help="comma-separated"
-    )
-    parser.add_argument("--run-tool", help=argparse.SUPPRESS)
-    parser.add_argument("--gt", help=argparse.SUPPRESS)
-    parser.add_argument("--dt", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.run_tool:
-        print(json.dumps(run_tool(args.run_tool, args.gt, args.dt)))
-        return 0
+def run_table(kind: str, gt: dict, dets: list, tools: list[str]) -> bool:
+    """Time every tool on one evaluation (``kind`` = ``"bbox"`` or ``"segm"``); print a table.
 
-    gt, dets = make_dataset(args.images, args.classes, args.dets, args.seed)
+    Returns True when every tool's 12 numbers are bit-identical to the reference's.
+    """
     n_crowd = sum(a["iscrowd"] for a in gt["annotations"])
     print(
-        f"dataset: {len(gt['images'])} images, {len(gt['categories'])} classes, "
+        f"[{kind}] dataset: {len(gt['images'])} images, {len(gt['categories'])} classes, "
         f"{len(gt['annotations'])} ground truths ({n_crowd} crowd), {len(dets)} detections"
     )
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -225,7 +342,7 @@ def main(argv=None) -> int:
         with open(dt_path, "w") as f:
             json.dump(dets, f)
         del gt, dets
-        for tool in args.tools.split(","):
+        for tool in tools:
             if tool == "faster-coco-eval":
                 try:
                     import faster_coco_eval  # noqa: F401
@@ -233,37 +350,86 @@ def main(argv=None) -> int:
                     print("faster-coco-eval not installed, skipped")
                     continue
             cmd = [sys.executable, __file__, "--run-tool", tool, "--gt", gt_path, "--dt", dt_path]
+            cmd += ["--iou-type", kind]
             out = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if out.returncode != 0:
                 print(f"{tool} failed:\n{out.stderr[-2000:]}")
                 continue
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     if not rows:
-        return 1
+        return False
     ref = next((r for r in rows if r["tool"] == "pycocotools"), rows[0])
     header = (
-        f"{'tool':<18}{'total s':>9}{'eval+acc s':>12}{'speed-up':>11}"
-        f"{'peak MB':>9}{'+MB over data':>15}{'max |Δ stats|':>15}"
+        f"{'tool':<18}{'total s':>9}{'cpu s':>8}{'eval+acc s':>12}{'speed-up':>10}"
+        f"{'peak MB':>9}{'+MB over data':>15}{'max |Δ stats|':>15}{'identical':>11}"
     )
     print(header)
     print("-" * len(header))
+    identical_all = True
     for r in rows:
         diff = max(abs(a - b) for a, b in zip(r["stats"], ref["stats"]))
+        identical = r["stats"] == ref["stats"]
+        identical_all &= identical
         print(
-            f"{r['tool']:<18}{r['total_s']:>9.2f}{r['eval_acc_s']:>12.2f}"
-            f"{ref['total_s'] / r['total_s']:>10.1f}x{r['peak_mb']:>9.0f}"
+            f"{r['tool']:<18}{r['total_s']:>9.2f}{r['cpu_s']:>8.2f}{r['eval_acc_s']:>12.2f}"
+            f"{ref['total_s'] / r['total_s']:>9.1f}x{r['peak_mb']:>9.0f}"
             f"{r['tool_peak_mb'] - r['base_mb']:>15.0f}{diff:>15.1e}"
+            f"{'yes' if identical else 'NO':>11}"
         )
     print(f"speed-up: total time relative to {ref['tool']}")
     print("stats (" + ref["tool"] + "): " + " ".join(f"{s:.4f}" for s in ref["stats"]))
+    return identical_all
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--iou-type",
+        choices=("bbox", "segm", "all"),
+        default="all",
+        help="which evaluation(s) to time (all: bbox, then segm)",
+    )
+    parser.add_argument("--images", type=int, default=5000, help="bbox: number of images (5000)")
+    parser.add_argument(
+        "--segm-images", type=int, default=1000, help="segm: number of images (1000)"
+    )
+    parser.add_argument("--classes", type=int, default=80)
+    parser.add_argument("--dets", type=int, default=100, help="detections per image (100)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--tools", default="pycocotools,faster-coco-eval,dlcv_utils", help="comma-separated"
+    )
+    parser.add_argument(
+        "--require-identical",
+        action="store_true",
+        help="exit with status 1 unless every tool gives pycocotools' 12 numbers bit for bit",
+    )
+    parser.add_argument("--run-tool", help=argparse.SUPPRESS)
+    parser.add_argument("--gt", help=argparse.SUPPRESS)
+    parser.add_argument("--dt", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.run_tool:
+        print(json.dumps(run_tool(args.run_tool, args.gt, args.dt, args.iou_type)))
+        return 0
+
+    tools = args.tools.split(",")
+    identical = True
+    if args.iou_type in ("bbox", "all"):
+        gt, dets = make_dataset(args.images, args.classes, args.dets, args.seed)
+        identical &= run_table("bbox", gt, dets, tools)
+        del gt, dets
+    if args.iou_type in ("segm", "all"):
+        gt, dets = make_segm_dataset(args.segm_images, args.classes, args.dets, args.seed)
+        identical &= run_table("segm", gt, dets, tools)
     print(
         "total s: from the parsed JSON to the 12 numbers (pycocotools/faster-coco-eval: index,"
-        " loadRes, evaluate, accumulate, summarize); eval+acc s: evaluate + accumulate only"
-        " (coco_evaluate: the whole call). peak MB: the process's peak RSS, JSON loading"
-        " included; +MB over data: peak RSS while the tool runs minus RSS after loading the"
-        " data."
+        " loadRes, evaluate, accumulate, summarize); cpu s: the process's CPU time over the"
+        " same span (less sensitive to other load on the machine); eval+acc s: evaluate +"
+        " accumulate only (coco_evaluate: the whole call). peak MB: the process's peak RSS,"
+        " JSON loading included; +MB over data: peak RSS while the tool runs minus RSS after"
+        " loading the data. identical: the 12 numbers equal the reference's bit for bit."
     )
-    return 0
+    return 1 if args.require_identical and not identical else 0
 
 
 if __name__ == "__main__":

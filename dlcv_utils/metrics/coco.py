@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from dlcv_utils.metrics.ap import COCO_RECALL_THRESHOLDS
+from dlcv_utils.metrics.mask_iou import decode_rle_counts, mask_iou_by_image
 
 __all__ = [
     "AREA_LABELS",
@@ -118,6 +119,9 @@ def _field(records: list, key: str, where: str) -> list:
 
 def _no_bools(values: list, what: str, kind: str) -> None:
     """``True`` is not the id / score 1: numpy would silently mix it into an int array."""
+    types = set(map(type, values))
+    if bool not in types and np.bool_ not in types:
+        return
     for i, v in enumerate(values):
         if isinstance(v, (bool, np.bool_)):
             raise TypeError(f"{what} must be {kind}, got {v!r} at index {i}")
@@ -267,6 +271,11 @@ def _parse_gt(coco_gt: dict, iou_type: str) -> dict[str, Any]:
                 raise ValueError(f"{where}[{i}] {exc}") from None
         out["rle"] = rles
         out["hw"] = hw
+        g_hw = np.array([hw[int(a["image_id"])] for a in anns], dtype=np.int64).reshape(-1, 2)
+        dec = decode_rle_counts([r["counts"] for r in rles], g_hw[:, 0] * g_hw[:, 1])
+        cols = np.stack([np.zeros(len(anns), dtype=np.int64), g_hw[:, 1] - 1], axis=1)
+        cols[dec.ok] = dec.span[dec.ok] // g_hw[dec.ok, :1]
+        out["cols"] = cols
     return out
 
 
@@ -281,12 +290,37 @@ def _image_hw(im: dict) -> tuple[int, int]:
     return int(h), int(w)
 
 
+def _plain_polygons(segm: list, h: int, w: int) -> bool:
+    """Fast path of ``check_segmentation`` for the usual polygons: lists of plain numbers.
+
+    True only if ``check_segmentation`` would accept them; False means "check them there".
+    """
+    if not segm:
+        return False
+    for poly in segm:
+        if type(poly) is not list or len(poly) < 6 or len(poly) % 2:
+            return False
+        if not set(map(type, poly)) <= {int, float}:
+            return False
+        try:
+            xy = np.array(poly, dtype=np.float64)
+        except OverflowError:
+            return False
+        x, y = xy[0::2], xy[1::2]
+        if not (np.isfinite(xy).all() and (x >= -w).all() and (x <= 2 * w).all()):
+            return False
+        if not ((y >= -h).all() and (y <= 2 * h).all()):
+            return False
+    return True
+
+
 def _to_rle(segm, h, w, mask_utils):
     # pycocotools crashes the interpreter, or runs out of memory, on NaN/huge polygon
     # coordinates and on RLE counts that do not add up to h * w: check first
     from dlcv_utils.datasets.masks import check_segmentation
 
-    check_segmentation(segm, h, w, "segmentation")
+    if not (type(segm) is list and _plain_polygons(segm, h, w)):
+        check_segmentation(segm, h, w, "segmentation")
     if isinstance(segm, list):
         return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
     if isinstance(segm, dict) and isinstance(segm.get("counts"), list):
@@ -315,25 +349,89 @@ def _parse_dt(dets: list, gt: dict[str, Any], iou_type: str) -> dict[str, Any]:
         out["box"] = box
         out["area"] = box[:, 2] * box[:, 3]
     else:
-        from pycocotools import mask as mask_utils
-
-        segs = _field(dets, "segmentation", where)
-        rles = []
-        for i, s in enumerate(segs):
-            h, w = gt["hw"][int(gt["img_table"][d_img[i]])]
-            try:
-                rles.append(_to_rle(s, h, w, mask_utils))
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"{where}[{i}] {exc}") from None
-        out["rle"] = rles
+        out["rle"], mask_area, out["cols"] = _parse_dt_masks(dets, d_img, gt)
         if dets and "bbox" in dets[0] and dets[0]["bbox"] != []:
             box = _bbox_array(_field(dets, "bbox", where), f"{where} bbox")
             out["area"] = box[:, 2] * box[:, 3]  # pycocotools' loadRes takes the bbox branch
         else:
-            # one at a time, as pycocotools' loadRes does: mask.area on a list of 256 or more
-            # RLEs overflows a uint8 inside pycocotools
-            out["area"] = np.array([float(mask_utils.area(r)) for r in rles], dtype=np.float64)
+            out["area"] = mask_area
     return out
+
+
+def _compressed_of_size(segs: list, hw: np.ndarray) -> np.ndarray:
+    """Indices of the compressed RLE dicts (``counts`` str/bytes) whose ``size`` is ``hw``."""
+    n = len(segs)
+    if set(map(type, segs)) == {dict}:
+        try:
+            counts = [s["counts"] for s in segs]
+            sizes = [s["size"] for s in segs]
+        except KeyError:
+            counts = None
+        if (
+            counts is not None
+            and set(map(type, counts)) <= {str, bytes}
+            and set(map(type, sizes)) <= {list, tuple}
+            and set(map(len, sizes)) == {2}
+        ):
+            flat = list(itertools.chain.from_iterable(sizes))
+            if set(map(type, flat)) == {int}:
+                match = (np.array(flat, dtype=np.int64).reshape(n, 2) == hw).all(axis=1)
+                return np.flatnonzero(match)
+    fast = []
+    for i, (seg, (h, w)) in enumerate(zip(segs, hw.tolist())):
+        if type(seg) is dict and type(seg.get("counts")) in (str, bytes):
+            size = seg.get("size")
+            if (
+                type(size) in (list, tuple)
+                and len(size) == 2
+                and type(size[0]) is int
+                and type(size[1]) is int
+                and size[0] == h
+                and size[1] == w
+            ):
+                fast.append(i)
+    return np.array(fast, dtype=np.int64)
+
+
+def _parse_dt_masks(dets: list, d_img: np.ndarray, gt: dict[str, Any]) -> tuple:
+    """Checked RLEs of the detections, their mask areas and foreground columns ``[N, 2]``.
+
+    Compressed RLEs of the right size (the usual results file) are decoded and checked all at
+    once (:func:`~dlcv_utils.metrics.mask_iou.decode_rle_counts`); everything else, and any
+    string that fails there, goes through :func:`_to_rle` one at a time, which names the
+    first bad detection exactly as before.
+    """
+    from pycocotools import mask as mask_utils
+
+    where = "detections"
+    segs = _field(dets, "segmentation", where)
+    n = len(segs)
+    hw = np.array([gt["hw"][int(i)] for i in gt["img_table"]], dtype=np.int64).reshape(-1, 2)
+    d_hw = hw[d_img]
+    fast_idx = _compressed_of_size(segs, d_hw)
+    fast = fast_idx.tolist()
+    dec = decode_rle_counts(
+        [segs[i]["counts"] for i in fast], d_hw[fast_idx, 0] * d_hw[fast_idx, 1]
+    )
+    ok = dec.ok
+    rles: list = list(segs)
+    area = np.zeros(n, dtype=np.float64)
+    area[fast_idx[ok]] = dec.areas[ok]
+    # image columns that can hold foreground (all columns where not known)
+    cols = np.stack([np.zeros(n, dtype=np.int64), d_hw[:, 1] - 1], axis=1)
+    cols[fast_idx[ok]] = dec.span[ok] // d_hw[fast_idx[ok], :1]
+    checked = np.zeros(n, dtype=bool)
+    checked[fast_idx[ok]] = True
+    for i in np.flatnonzero(~checked).tolist():
+        h, w = d_hw[i].tolist()
+        try:
+            rles[i] = _to_rle(segs[i], h, w, mask_utils)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{where}[{i}] {exc}") from None
+        # one at a time, as pycocotools' loadRes does: mask.area on a list of 256 or more
+        # RLEs overflows a uint8 inside pycocotools
+        area[i] = float(mask_utils.area(rles[i]))
+    return rles, area, cols
 
 
 # ----------------------------------------------------------------------------- core
@@ -375,13 +473,11 @@ def _candidate_pairs(dkey, gkey, dt, gt, iou_type):
         e = np.zeros(0, dtype=np.int64)
         return e, e, np.zeros(0)
     if iou_type == "segm":
-        chunks = [(0, len(dkey))]
-    else:
-        edges = np.searchsorted(cum, np.arange(_PAIR_CHUNK, total, _PAIR_CHUNK), side="left")
-        bounds = np.unique(np.concatenate(([0], edges + 1, [len(dkey)])))
-        bounds = np.minimum(bounds, len(dkey))
-        chunks = list(itertools.pairwise(bounds))
-    for i0, i1 in chunks:
+        return _candidate_pairs_segm(dt, gt, thr)
+    edges = np.searchsorted(cum, np.arange(_PAIR_CHUNK, total, _PAIR_CHUNK), side="left")
+    bounds = np.unique(np.concatenate(([0], edges + 1, [len(dkey)])))
+    bounds = np.minimum(bounds, len(dkey))
+    for i0, i1 in itertools.pairwise(bounds):
         c = cnt[i0:i1]
         n_pairs = int(c.sum())
         if n_pairs == 0:
@@ -389,10 +485,7 @@ def _candidate_pairs(dkey, gkey, dt, gt, iou_type):
         pd = np.repeat(np.arange(i0, i1), c)
         offs = np.cumsum(c) - c
         pg = gs[pd] + np.arange(n_pairs) - np.repeat(offs, c)
-        if iou_type == "bbox":
-            iou = _pair_iou_bbox(dt["box"][pd], gt["box"][pg], gt["crowd"][pg])
-        else:
-            iou = _pair_iou_segm(pd, pg, dt, gt)
+        iou = _pair_iou_bbox(dt["box"][pd], gt["box"][pg], gt["crowd"][pg])
         keep = iou >= thr
         pd_list.append(pd[keep])
         pg_list.append(pg[keep])
@@ -403,25 +496,24 @@ def _candidate_pairs(dkey, gkey, dt, gt, iou_type):
     return np.concatenate(pd_list), np.concatenate(pg_list), np.concatenate(iou_list)
 
 
-def _pair_iou_segm(pd, pg, dt, gt):
-    """Pair IoUs of masks, one ``pycocotools.mask.iou`` call per (image, category) group."""
-    from pycocotools import mask as mask_utils
-
-    out = np.empty(len(pd))
-    # pairs are laid out group by group, detection-major: [nd, ng] blocks
-    dkey = dt["key"][pd]
-    starts = np.flatnonzero(np.r_[True, dkey[1:] != dkey[:-1]])
-    ends = np.r_[starts[1:], len(pd)]
-    for s, e in zip(starts, ends):
-        dets = np.unique(pd[s:e])
-        gts = np.unique(pg[s:e])
-        ious = mask_utils.iou(
-            [dt["rle"][i] for i in dt["order"][dets]],
-            [gt["rle"][i] for i in gt["order"][gts]],
-            [int(c) for c in gt["crowd"][gts]],
-        )
-        out[s:e] = np.asarray(ious, dtype=np.float64).reshape(len(dets), len(gts)).ravel()
-    return out
+def _candidate_pairs_segm(dt, gt, thr):
+    """Mask pairs with IoU >= ``thr``, sorted by detection then ground truth (see mask_iou)."""
+    d_rles = [dt["rle"][i] for i in dt["order"].tolist()]
+    g_rles = [gt["rle"][i] for i in gt["order"].tolist()]
+    pd, pg, piou = mask_iou_by_image(
+        d_rles,
+        dt["img"],
+        dt["cat"],
+        g_rles,
+        gt["img"],
+        gt["cat"],
+        gt["crowd"],
+        min_iou=thr,
+        det_cols=dt["cols"],
+        gt_cols=gt["cols"],
+    )
+    order = np.lexsort((pg, pd))
+    return pd[order], pg[order], piou[order]
 
 
 def _match(n_det, pd, pg, piou, dkey, gt_nonign, gt_crowd, gt_id_nonzero):
@@ -687,9 +779,11 @@ def coco_evaluate(coco_gt, detections, iou_type: str = "bbox") -> dict[str, Any]
         "box": gt["box"][g_order],
         "crowd": g_crowd,
         "cat": gt["cat"][g_order],
+        "img": gt["img"][g_order],
         "nonign": g_nonign,
         "order": g_order,
         "rle": gt.get("rle"),
+        "cols": gt["cols"][g_order] if "cols" in gt else None,
     }
 
     # detections: sorted by (category, image, -score) stably, cut to maxDets[-1] per group
@@ -714,6 +808,7 @@ def coco_evaluate(coco_gt, detections, iou_type: str = "bbox") -> dict[str, Any]
         "key": dkey,
         "order": d_order,
         "rle": dt.get("rle"),
+        "cols": dt["cols"][d_order] if "cols" in dt else None,
     }
     if iou_type == "bbox":
         ds["box"] = dt["box"][d_order]

@@ -1,0 +1,339 @@
+"""Many COCO masks at once: batch decoding and checking of compressed RLEs, mask IoU per image.
+
+Taught in lesson 13.
+
+pycocotools' C code hangs (``rleIou`` loops forever) or crashes when the run lengths of an RLE do
+not add up to ``height * width``, so every mask must be checked before it reaches it. Checking a
+results file of 100,000 compressed RLEs one string at a time in Python takes longer than the
+whole evaluation; :func:`decode_rle_counts` decodes all strings in one vectorised numpy pass,
+with the arithmetic of pycocotools' ``rleFrString`` (6-bit characters from ``'0'``, 5 value
+bits and a continuation bit each, a sign bit in the last character of a number, and run ``j >
+2`` stored as the difference to run ``j - 2``).
+
+:func:`mask_iou_by_image` then computes the IoU of every (detection, ground truth) pair of the
+same image and category with one ``pycocotools.mask.iou`` call per image. The C code skips the
+pairs whose boxes (from the RLE, not from a ``bbox`` field) do not overlap, and divides the
+integer intersection by the integer union (by the detection's area for a crowd region) in
+double precision: the values are bit for bit those that ``COCOeval.computeIoU`` gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["MAX_RLE_NUMBER_CHARS", "DecodedRLEs", "decode_rle_counts", "mask_iou_by_image"]
+
+#: Longest number (in characters) accepted by the fast decoder: 7 characters hold 35 bits,
+#: far more than any ``height * width``; longer numbers are left to the slow, exact check.
+MAX_RLE_NUMBER_CHARS = 7
+
+
+class DecodedRLEs(NamedTuple):
+    """What :func:`decode_rle_counts` returns (see there)."""
+
+    ok: np.ndarray
+    areas: np.ndarray
+    span: np.ndarray
+    runs: np.ndarray | None
+    offsets: np.ndarray | None
+
+
+_CHAR_BITS = (np.arange(256, dtype=np.int64) - 48) & 0x1F  # 5 value bits of a character
+
+
+def _to_bytes(counts: Sequence) -> tuple[list[bytes], np.ndarray]:
+    n = len(counts)
+    ok = np.ones(n, dtype=bool)
+    if set(map(type, counts)) == {str}:
+        joined = "".join(counts)
+        if joined.isascii():
+            return [joined.encode("ascii")], ok
+    parts = []
+    for i, c in enumerate(counts):
+        if isinstance(c, str):
+            if c.isascii():
+                c = c.encode("ascii")
+            else:
+                ok[i], c = False, b""
+        elif not isinstance(c, bytes):
+            ok[i], c = False, b""
+        parts.append(c)
+    return parts, ok
+
+
+def decode_rle_counts(
+    counts: Sequence[str | bytes],
+    totals: Sequence[int] | np.ndarray,
+    return_runs: bool = False,
+    chunk_chars: int = 1 << 16,
+) -> DecodedRLEs:
+    """Decode and check the run lengths of many compressed COCO RLE strings at once.
+
+    Args:
+        counts: ``N`` compressed ``counts`` strings (``str`` of ASCII characters, or ``bytes``).
+        totals: ``[N]`` integers, the ``height * width`` that the runs of each string must add
+            up to.
+        return_runs: also return the run lengths themselves (memory: 8 bytes per run).
+        chunk_chars: strings are decoded in groups of about this many characters (bounds the
+            temporary memory).
+
+    Returns:
+        A :class:`DecodedRLEs` ``(ok, areas, span, runs, offsets)``: ``ok`` ``bool[N]``: string
+        ``i`` is well formed (characters ``'0'`` to ``'o'``, no number cut off at the end, no
+        number longer than :data:`MAX_RLE_NUMBER_CHARS` characters), has no negative run and
+        its runs add up to ``totals[i]``; ``areas`` ``int64[N]`` the foreground pixels (the
+        odd-numbered runs); ``span`` ``int64[N, 2]`` flat (column-major) pixel indices that
+        bound the foreground: every foreground pixel ``p`` has ``span[i, 0] <= p <= span[i,
+        1]`` (exact unless there are zero-length runs); with ``return_runs``, ``runs``
+        ``int64[M]`` the run lengths of all strings one after the other (background first) and
+        ``offsets`` ``int64[N + 1]`` with the runs of string ``i`` at
+        ``runs[offsets[i]:offsets[i + 1]]``, else both ``None``. Everything but ``ok`` is
+        meaningless for a string that is not ``ok``: check it with
+        :func:`dlcv_utils.datasets.masks.check_segmentation` for the reason.
+
+    Raises:
+        ValueError: ``totals`` does not have ``N`` entries.
+
+    Example:
+        >>> import numpy as np
+        >>> from pycocotools import mask as mask_utils
+        >>> m = np.zeros((3, 5), np.uint8, order="F"); m[0:2, 0:4] = 1
+        >>> rle = mask_utils.encode(m)
+        >>> d = decode_rle_counts([rle["counts"], "0x", "021000002"], [15, 15, 15],
+        ...                       return_runs=True)
+        >>> d.ok.tolist(), int(d.areas[0]), d.span[0].tolist()
+        ([True, False, False], 8, [0, 10])
+        >>> d.runs[d.offsets[0] : d.offsets[1]].tolist()
+        [0, 2, 1, 2, 1, 2, 1, 2, 4]
+    """
+    n = len(counts)
+    totals = np.asarray(totals, dtype=np.int64).reshape(-1)
+    if len(totals) != n:
+        raise ValueError(f"totals must have one entry per string ({n}), got {len(totals)}")
+    ok = np.zeros(n, dtype=bool)
+    areas = np.zeros(n, dtype=np.int64)
+    span = np.zeros((n, 2), dtype=np.int64)
+    run_parts, n_runs = [], np.zeros(n, dtype=np.int64)
+    lens = np.fromiter(map(len, counts), dtype=np.int64, count=n)
+    cum = np.cumsum(lens)
+    i0 = 0
+    while i0 < n:
+        # at least one string per chunk
+        i1 = max(i0 + 1, int(np.searchsorted(cum, (cum[i0 - 1] if i0 else 0) + chunk_chars)))
+        i1 = min(i1, n)
+        ok_c, area_c, span_c, runs_c, off_c = _decode_chunk(
+            counts[i0:i1], totals[i0:i1], return_runs
+        )
+        ok[i0:i1], areas[i0:i1], span[i0:i1] = ok_c, area_c, span_c
+        if return_runs:
+            run_parts.append(runs_c)
+            n_runs[i0:i1] = np.diff(off_c)
+        i0 = i1
+    if not return_runs:
+        return DecodedRLEs(ok, areas, span, None, None)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(n_runs, out=offsets[1:])
+    runs = np.concatenate(run_parts) if run_parts else np.zeros(0, dtype=np.int64)
+    return DecodedRLEs(ok, areas, span, runs, offsets)
+
+
+def _decode_chunk(counts: Sequence, totals: np.ndarray, return_runs: bool):
+    n = len(counts)
+    parts, ok = _to_bytes(counts)
+    lens = np.fromiter(map(len, parts if len(parts) == n else counts), dtype=np.int64, count=n)
+    buf = np.frombuffer(b"".join(parts), dtype=np.uint8)
+    cstart = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=cstart[1:])
+    if len(buf) == 0:
+        e = np.zeros(n, dtype=np.int64)
+        span = np.stack([e, e - 1], axis=1)
+        return ok & (totals == 0), e, span, np.zeros(0, dtype=np.int64), np.zeros(n + 1, np.int64)
+    end = buf < 80  # no continuation bit (0x20 above '0'): the last character of a number
+    nonempty = lens > 0
+    last = cstart[1:][nonempty] - 1
+    # a string must end with the last character of a number; cut the numbers there anyway so
+    # that a bad string never runs into the next one
+    ok[nonempty] &= end[last]
+    end[last] = True
+    if buf.min() < 48 or buf.max() > 111:  # a character outside '0'..'o'
+        bad = np.flatnonzero((buf < 48) | (buf > 111))
+        ok[np.searchsorted(cstart, bad, side="right") - 1] = False
+    ends = np.flatnonzero(end)
+    n_num = np.searchsorted(ends, cstart, side="left")  # index of each string's first number
+    # value of a number: 5 bits per character, lowest first; the last character's 5 bits are
+    # a two's-complement (sign) field, as ``x |= -1 << 5 * k`` in ``rleFrString``
+    last_char = buf[ends] - np.uint8(48)
+    x = (((last_char & np.uint8(0x1F)) ^ np.uint8(0x10)).view(np.int8) - np.int8(0x10)).astype(
+        np.int64
+    )
+    # numbers of several characters (rare): found from their last character
+    last_multi = np.flatnonzero(end[1:] & ~end[:-1]) + 1
+    if len(last_multi):
+        multi = np.searchsorted(ends, last_multi)
+        w_m = np.ones(len(multi), dtype=np.int64)
+        for k in range(1, MAX_RLE_NUMBER_CHARS + 1):
+            sel = np.flatnonzero(w_m == k)  # still counting: is the character before too?
+            prev = last_multi[sel] - k
+            more = prev >= 0
+            more[more] = ~end[prev[more]]
+            w_m[sel[more]] += 1
+        too_long = w_m > MAX_RLE_NUMBER_CHARS
+        if too_long.any():
+            ok[np.searchsorted(n_num, multi[too_long], side="right") - 1] = False
+            w_m = np.minimum(w_m, MAX_RLE_NUMBER_CHARS)
+        first = last_multi - w_m + 1
+        x_m = x[multi] << (5 * (w_m - 1))
+        for k in range(MAX_RLE_NUMBER_CHARS - 1):
+            sel = np.flatnonzero(w_m > k + 1)
+            if len(sel) == 0:
+                break
+            x_m[sel] += _CHAR_BITS[buf[first[sel] + k]] << (5 * k)
+        x[multi] = x_m
+    # run j > 2 is stored as run j minus run j - 2: a running sum along the chains j = 1, 3,
+    # 5, ... and j = 2, 4, 6, ... of each string. In each half x[q::2] of the flat array
+    # such chains follow each other; they restart at the numbers j = 0, 1, 2 of a string.
+    count = np.diff(n_num)
+    heads = np.concatenate([n_num[:-1][count > jj] + jj for jj in range(3)])
+    prefix, neg = [], False
+    for q in (0, 1):
+        pre = np.zeros((len(x) - q + 1) // 2 + 1, dtype=np.int64)
+        half = x[q::2]
+        if len(half):
+            rpos = np.sort(heads[heads % 2 == q] // 2)
+            csum = np.cumsum(half)
+            base = csum[rpos] - half[rpos]  # chain sum before each restart
+            csum -= np.repeat(base, np.diff(np.append(rpos, len(half))))  # the runs
+            neg = neg or csum.min() < 0
+            np.cumsum(csum, out=pre[1:])
+            if return_runs:
+                half[:] = csum
+        prefix.append(pre)
+    runs = x
+    s0, s1 = n_num[:-1], n_num[1:]
+
+    def parity_sum(q, lo, hi):  # sum of runs[g] for lo <= g < hi, g % 2 == q (per string)
+        return prefix[q][np.maximum(hi - q + 1, 0) // 2] - prefix[q][np.maximum(lo - q + 1, 0) // 2]
+
+    even = [parity_sum(q, s0, s1) for q in (0, 1)]
+    total = even[0] + even[1]
+    areas = np.where(s0 % 2 == 0, even[1], even[0])  # local j odd: global parity of s0 + 1
+    # bounds of the foreground pixels: after the first (background) run, before the last run
+    # if that one is background (zero-length foreground runs only widen the bounds)
+    has = count > 0
+    lead = np.zeros(n, dtype=np.int64)
+    lead[has] = x[s0[has]]  # run 0 is stored as is
+    g = s1 - 1
+    q = g % 2
+    last_run = np.zeros(n, dtype=np.int64)
+    for qq in (0, 1):
+        sel = has & (q == qq)
+        gg = g[sel] // 2
+        last_run[sel] = prefix[qq][gg + 1] - prefix[qq][gg]
+    trail = np.where(has & (count % 2 == 1), last_run, 0)  # an odd count ends on background
+    span = np.stack([lead, total - trail - 1], axis=1)
+    if neg:  # some run < 0: find the strings (rare)
+        for q in (0, 1):
+            runs_q = np.diff(prefix[q])
+            where = np.flatnonzero(runs_q < 0) * 2 + q
+            ok[np.searchsorted(n_num, where, side="right") - 1] = False
+    ok &= total == totals
+    return ok, areas, span, runs, n_num
+
+
+def mask_iou_by_image(
+    det_rles: Sequence[dict],
+    det_image: np.ndarray,
+    det_cat: np.ndarray,
+    gt_rles: Sequence[dict],
+    gt_image: np.ndarray,
+    gt_cat: np.ndarray,
+    gt_crowd: np.ndarray,
+    min_iou: float = 0.0,
+    det_cols: np.ndarray | None = None,
+    gt_cols: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IoU of the (detection, ground truth) mask pairs of the same image and category.
+
+    One ``pycocotools.mask.iou`` call per image (its C code skips pairs whose RLE boxes do not
+    overlap), so the values are exactly pycocotools' ones. The RLEs must already be checked.
+
+    Args:
+        det_rles: ``N`` detection RLE dicts (``size``, compressed ``counts``).
+        det_image: ``[N]`` image key of each detection (any integers).
+        det_cat: ``[N]`` category key of each detection.
+        gt_rles: ``G`` ground-truth RLE dicts.
+        gt_image: ``[G]`` image keys.
+        gt_cat: ``[G]`` category keys.
+        gt_crowd: ``[G]`` bool, crowd regions (IoU = intersection / detection area).
+        min_iou: keep only pairs with ``IoU >= min_iou`` (0 keeps every same-category pair).
+        det_cols: optional ``[N, 2]`` first and last image column that can hold a foreground
+            pixel of each detection (empty masks: first > last). With ``gt_cols`` and
+            ``min_iou > 0``, masks that share no column with a mask of the other side (same
+            image and category) are not sent to pycocotools: their IoU is exactly 0.
+        gt_cols: optional ``[G, 2]``, the same for the ground truths.
+
+    Returns:
+        ``(d, g, iou)``: detection indices ``int64[P]``, ground-truth indices ``int64[P]`` and
+        their IoU ``float64[P]``.
+
+    Example:
+        >>> import numpy as np
+        >>> from pycocotools import mask as mask_utils
+        >>> a = np.zeros((4, 4), np.uint8, order="F"); a[:2] = 1
+        >>> b = np.zeros((4, 4), np.uint8, order="F"); b[:, :2] = 1
+        >>> rles = [mask_utils.encode(a), mask_utils.encode(b)]
+        >>> d, g, iou = mask_iou_by_image(rles, np.array([1, 1]), np.array([1, 2]),
+        ...                               rles, np.array([1, 1]), np.array([1, 2]),
+        ...                               np.array([False, False]))
+        >>> d.tolist(), g.tolist(), iou.tolist()
+        ([0, 1], [0, 1], [1.0, 1.0])
+    """
+    from pycocotools import mask as mask_utils
+
+    det_image, det_cat = np.asarray(det_image), np.asarray(det_cat)
+    gt_image, gt_cat = np.asarray(gt_image), np.asarray(gt_cat)
+    gt_crowd = np.asarray(gt_crowd, dtype=bool)
+    d_order = np.argsort(det_image, kind="stable")
+    g_order = np.argsort(gt_image, kind="stable")
+    d_img, g_img = det_image[d_order], gt_image[g_order]
+    images = np.intersect1d(d_img, g_img)
+    d_lo = np.searchsorted(d_img, images, side="left")
+    d_hi = np.searchsorted(d_img, images, side="right")
+    g_lo = np.searchsorted(g_img, images, side="left")
+    g_hi = np.searchsorted(g_img, images, side="right")
+    prune = det_cols is not None and gt_cols is not None and min_iou > 0
+    if prune:
+        det_cols, gt_cols = np.asarray(det_cols), np.asarray(gt_cols)
+    out_d, out_g, out_iou = [], [], []
+    crowd_int = gt_crowd.astype(np.uint8)
+    for d0, d1, g0, g1 in zip(d_lo.tolist(), d_hi.tolist(), g_lo.tolist(), g_hi.tolist()):
+        di, gi = d_order[d0:d1], g_order[g0:g1]
+        same = det_cat[di][:, None] == gt_cat[gi][None, :]
+        if prune:
+            dc, gc = det_cols[di], gt_cols[gi]
+            same &= (dc[:, 0:1] <= gc[None, :, 1]) & (gc[None, :, 0] <= dc[:, 1:2])
+        if not same.any():
+            continue
+        # only masks with a partner of the same category go to the C code
+        rows, cols = same.any(axis=1), same.any(axis=0)
+        di, gi, same = di[rows], gi[cols], same[rows][:, cols]
+        iou = np.asarray(
+            mask_utils.iou(
+                [det_rles[i] for i in di.tolist()],
+                [gt_rles[i] for i in gi.tolist()],
+                crowd_int[gi].tolist(),
+            ),
+            dtype=np.float64,
+        ).reshape(len(di), len(gi))
+        keep = same & (iou >= min_iou)
+        r, c = np.nonzero(keep)
+        out_d.append(di[r])
+        out_g.append(gi[c])
+        out_iou.append(iou[r, c])
+    if not out_d:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e.copy(), np.zeros(0)
+    return np.concatenate(out_d), np.concatenate(out_g), np.concatenate(out_iou)
