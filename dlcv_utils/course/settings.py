@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from dlcv_utils.course.settings_base import Augmentation, LessonSettings, ShapesData, Training
-from dlcv_utils.course.settings_late import LATE_SETTINGS, Lesson13, Lesson14
+from dlcv_utils.course.settings_late import LATE_SETTINGS, Lesson11, Lesson13, Lesson14
 from dlcv_utils.runtime import pick_device, setup
 from dlcv_utils.viz.notebook import use_compact_figures
 
@@ -49,6 +49,7 @@ __all__ = [
     "Lesson08",
     "Lesson09",
     "Lesson10",
+    "Lesson11",
     "Lesson13",
     "Lesson14",
     "LessonSettings",

@@ -9,7 +9,7 @@ differences (:func:`dataclasses.replace`). Look settings up with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace  # noqa: F401  (used by the lesson blocks)
+from dataclasses import dataclass, field, replace
 
 from dlcv_utils.course.settings_base import (  # noqa: F401
     Augmentation,
@@ -18,10 +18,46 @@ from dlcv_utils.course.settings_base import (  # noqa: F401
     Training,
 )
 
-__all__ = ["LATE_SETTINGS", "Lesson13", "Lesson14"]
+__all__ = ["LATE_SETTINGS", "Lesson11", "Lesson13", "Lesson14"]
 
 
 # ----------------------------------------------------------------------------- lesson 11
+@dataclass(frozen=True)
+class Lesson11(LessonSettings):
+    """Lesson 11: RetinaNet (torchvision's ``RetinaNet``) with focal loss, from scratch.
+
+    A tiny CNN of ``width`` (lesson 08's, strides 8-32) + an FPN of ``fpn_channels`` giving
+    P3-P5; light heads of ``head_convs`` convs per branch (group norm if ``head_norm``);
+    anchors ``base_sizes`` (one per level) x 3 scales per octave x ``aspect_ratios``; focal loss
+    ``alpha``, ``gamma``. The ablation trains the same model with ``ablation_gamma`` under the
+    same ``train`` setting (an equal budget); its val mAP@0.5 must reach ``ablation_floor``.
+    """
+
+    data: ShapesData = field(default_factory=lambda: ShapesData(600, 150))
+    train: Training = field(default_factory=lambda: Training(6))
+    width: int = 16
+    fpn_channels: int = 64
+    head_convs: int = 2
+    head_norm: bool = True
+    base_sizes: tuple[int, ...] = (12, 24, 48)
+    aspect_ratios: tuple[float, ...] = (0.5, 1.0, 2.0)
+    alpha: float = 0.25
+    gamma: float = 2.0
+    ablation_gamma: float = 0.0
+    ablation_floor: float = 0.0
+
+
+_CPU11 = Lesson11(
+    threads=1,
+    data=ShapesData(n_train=600, n_val=150, batch_size=4, val_batch_size=16, hflip=True),
+    # gamma 2 and the gamma-0 ablation get the same budget: 6 epochs (900 iterations) each;
+    # the time cap is only a safety net for a very busy machine
+    train=Training(
+        epochs=6, lr=2e-3, warmup_iters=100, grad_clip=10.0, max_train_seconds=900, map50_floor=0.05
+    ),
+)
+
+
 # ----------------------------------------------------------------------------- lesson 12
 # ----------------------------------------------------------------------------- lesson 13
 @dataclass(frozen=True)
@@ -90,6 +126,18 @@ _CPU14 = Lesson14(threads=1)
 #: lesson -> (CPU entry, GPU entry), merged into ``dlcv_utils.course.settings.SETTINGS``.
 LATE_SETTINGS: dict[str, tuple[LessonSettings, LessonSettings]] = {
     # lesson 11 entry
+    "11": (
+        _CPU11,
+        replace(
+            _CPU11,
+            threads=None,
+            data=replace(_CPU11.data, n_train=3000, batch_size=16),
+            train=replace(_CPU11.train, epochs=30, max_train_seconds=1200),
+            width=32,
+            fpn_channels=128,
+            head_convs=4,
+        ),
+    ),
     # lesson 12 entry
     # lesson 13 entry
     "13": (

@@ -28,6 +28,7 @@ from dlcv_utils.course.exercises import (
     lesson08,
     lesson09,
     lesson10,
+    lesson11,
     lesson13,
     lesson14,
 )
@@ -98,6 +99,12 @@ from dlcv_utils.course.exercises.lesson10 import (
     solution_ultralytics_ap,
     solution_yolo_results,
 )
+from dlcv_utils.course.exercises.lesson11 import (
+    check_easy_share,
+    check_focal_loss,
+    solution_easy_share,
+    solution_focal_loss,
+)
 from dlcv_utils.course.exercises.lesson13 import (
     check_mask_iou,
     check_rle_counts,
@@ -123,7 +130,9 @@ __all__ = [
     "check_decode_raw",
     "check_default_box_scales",
     "check_detector_config",
+    "check_easy_share",
     "check_encode",
+    "check_focal_loss",
     "check_fpn_level",
     "check_iou",
     "check_mask_iou",
@@ -151,7 +160,9 @@ __all__ = [
     "solution_decode_raw",
     "solution_default_box_scales",
     "solution_detector_config",
+    "solution_easy_share",
     "solution_encode",
+    "solution_focal_loss",
     "solution_fpn_level",
     "solution_iou",
     "solution_iou_xywh",
@@ -184,6 +195,7 @@ for _module in (
     lesson08,
     lesson09,
     lesson10,
+    lesson11,
     lesson13,
     lesson14,
 ):
