@@ -261,3 +261,34 @@ def test_recipe_builds_lesson_model():
     assert BENCHMARKS["retinanet"][0] == "11"
     with pytest.raises(TypeError, match="cfg must be a Lesson11 setting"):
         build_retinanet_model(lesson_settings("08", "cpu"))
+
+
+def test_bench_row_has_every_comparison_key(monkeypatch):
+    from types import SimpleNamespace
+
+    from dlcv_utils.course import recipes_retinanet
+    from dlcv_utils.course.comparison import ROW_KEYS
+    from dlcv_utils.engine import History
+
+    seen = {}
+
+    def fake_train(model, train, val, training, **kw):
+        seen["gamma"] = model.head.classification_head.gamma
+        seen["epochs"] = training.epochs
+        metrics = {"map50": 0.5, "map": 0.25, "seconds_per_image": 0.002}
+        metrics["coco"] = {"APs": 0.1, "APm": 0.3, "APl": -1.0}
+        return SimpleNamespace(
+            model=model, history=History(), metrics=metrics, train_s=3.0, on_pace=True
+        )
+
+    monkeypatch.setattr(recipes_retinanet, "shapes_loaders", lambda data, seed: (None, None))
+    monkeypatch.setattr(recipes_retinanet, "train_and_evaluate", fake_train)
+    row = recipes_retinanet.bench("cpu")
+    cfg = recipes_retinanet.lesson_setup("11", "cpu")[1]
+    assert seen == {"gamma": cfg.gamma, "epochs": cfg.train.epochs}
+    assert set(ROW_KEYS) - {"family", "lesson"} <= set(row)
+    assert row["model"].startswith("RetinaNet") and row["map50"] == 0.5
+    assert row["infer_ms"] == 1000 * 0.002 and row["ap_medium"] == 0.3
+    assert row["params"] == sum(
+        p.numel() for p in recipes_retinanet.build_retinanet_model(cfg).parameters()
+    )

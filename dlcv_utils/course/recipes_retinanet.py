@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dlcv_utils.course.comparison import recipe_row
 from dlcv_utils.course.recipes import CLASS_NAMES, shapes_loaders, train_and_evaluate
 from dlcv_utils.course.settings import Lesson11, lesson_setup
 
@@ -59,13 +60,5 @@ def bench(device, progress: bool = False) -> dict[str, Any]:
     result = train_and_evaluate(
         model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
     )
-    return {
-        "model": f"RetinaNet (FPN {cfg.fpn_channels} ch, gamma {cfg.gamma:g}, "
-        f"{cfg.data.image_size}px)",
-        "train_s": result.train_s,
-        "map50": result.metrics["map50"],
-        "map": result.metrics["map"],
-        "infer_ms": 1000.0 * result.metrics["seconds_per_image"],
-        "iterations": result.history.iterations,
-        "stop_reason": result.history.stop_reason,
-    }
+    name = f"RetinaNet (FPN {cfg.fpn_channels} ch, gamma {cfg.gamma:g}, {cfg.data.image_size}px)"
+    return recipe_row(name, result)
