@@ -197,6 +197,41 @@ def test_backbone_shapes_and_validation():
         SSDBackbone(width=0)
 
 
+@pytest.mark.parametrize("levels", [1, 2, 4])
+def test_backbone_first_stride_4(levels):
+    net = SSDBackbone(width=4, levels=levels, first_stride=4)
+    feats = list(net(torch.zeros(1, 3, 64, 64)).values())
+    # strides 4, 8, 16, ...: 64 / 4 = 16 cells, then halved; channels 2w, 4w, then 8w
+    assert [f.shape[-1] for f in feats] == [16 // 2**k for k in range(levels)]
+    assert net.out_channels == [8, 16, 32, 32][:levels]
+    assert [f.shape[1] for f in feats] == net.out_channels
+    # the stride-8 backbone computes the same trunk: one level fewer stage at the end
+    assert len(net.stages) == levels and len(SSDBackbone(4, levels).stages) == levels + 1
+
+
+@pytest.mark.parametrize("bad", [2, 16, True, "4"])
+def test_backbone_rejects_bad_first_stride(bad):
+    with pytest.raises(ValueError, match="first_stride must be 4 or 8"):
+        SSDBackbone(width=4, levels=2, first_stride=bad)
+
+
+def test_stride_4_level_matches_small_objects():
+    # a 12 px square centred at (16, 16), between stride-8 cell centres (12 and 20): the
+    # 12.8 px square (s_min = 0.1) at (20, 20) overlaps it by 8.4^2 / (144 + 12.8^2 - 8.4^2)
+    # = 0.297, the other shapes do little better
+    gt = torch.tensor([[10.0, 10.0, 22.0, 22.0]])
+    stride8 = default_boxes([(16, 16)], (128, 128), [[2, 3]], [0.1, 0.6])
+    square8 = torch.tensor([[13.6, 13.6, 26.4, 26.4]])
+    assert box_iou(gt, square8).item() == pytest.approx(8.4**2 / (144 + 12.8**2 - 8.4**2))
+    assert box_iou(gt, stride8).max() < 0.35
+    # stride 4 has a centre at (18, 18), 2 px off; its 10.24 px square (s_min = 0.08) overlaps
+    # it by 9.12^2 / (144 + 10.24^2 - 9.12^2) = 0.502
+    stride4 = default_boxes([(32, 32)], (128, 128), [[2, 3]], [0.08, 0.6])
+    best = box_iou(gt, stride4).max().item()
+    assert best == pytest.approx(9.12**2 / (144 + 10.24**2 - 9.12**2), abs=1e-4)
+    assert best >= 0.5
+
+
 def test_build_ssd_trains_and_predicts():
     torch.manual_seed(0)
     model = build_ssd(3, image_size=64, width=4, levels=3)
@@ -224,8 +259,24 @@ def test_build_ssd_trains_and_predicts():
     )
     with pytest.raises(ValueError, match="aspect_ratios must have one list per level"):
         build_ssd(3, levels=3, aspect_ratios=[[2]])
+    with pytest.raises(ValueError, match="first_stride"):
+        build_ssd(3, levels=3, first_stride=2)
     with pytest.raises(ValueError, match="num_classes"):
         build_ssd(1)
+
+
+def test_build_ssd_first_stride_4_default_boxes_equal_the_package():
+    torch.manual_seed(0)
+    model = build_ssd(3, image_size=64, width=4, levels=3, s_min=0.1, s_max=0.5, first_stride=4)
+    images = [torch.rand(3, 64, 64)]
+    batch, _ = model.eval().transform(images)
+    feats = list(model.backbone(batch.tensors).values())
+    got = model.anchor_generator(batch, feats)[0]
+    grids = [(16, 16), (8, 8), (4, 4)]  # 64 px at strides 4, 8, 16
+    expected = default_boxes(grids, (64, 64), [[2, 3]] * 3, default_box_scales(3, 0.1, 0.5))
+    assert len(got) == (16 * 16 + 8 * 8 + 4 * 4) * 6
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-4)
+    assert len(model(images)) == 1
 
 
 def test_recipe_builds_the_lesson_model():
@@ -236,5 +287,11 @@ def test_recipe_builds_the_lesson_model():
         default_box_scales(cfg.levels, cfg.s_min, cfg.s_max)
     )
     assert model.head.classification_head.num_columns == len(CLASS_NAMES)
+    assert model.backbone.first_stride == cfg.first_stride
+    side = cfg.data.image_size
+    feats = model.backbone(torch.zeros(1, 3, side, side))
+    assert [f.shape[-1] for f in feats.values()] == [
+        side // (cfg.first_stride * 2**k) for k in range(cfg.levels)
+    ]
     assert BENCHMARKS["ssd"][0] == "08"
     assert 0 < cfg.train.map50_floor <= 1

@@ -26,6 +26,14 @@ def test_panel_counts_and_scales():
     assert len(out["level_positives"]) == 0
 
 
+def test_panel_first_stride():
+    out = default_boxes_panel(IMG, [[10.0, 10, 22, 22]], level=0, levels=4, first_stride=4)
+    assert out["grid"] == (128 // 4, 128 // 4)
+    assert out["boxes_per_level"] == [(128 // s) ** 2 * 4 for s in (4, 8, 16, 32)]
+    with pytest.raises(ValueError, match="first_stride must be a power of 2"):
+        default_boxes_panel(IMG, [], first_stride=6)
+
+
 def test_panel_matches_a_box_on_its_level():
     # a 32 px square centred on a stride-16 cell centre: level 1 (s = 0.25 -> 32 px) fits it
     gt = [[40.0, 40.0, 72.0, 72.0]]

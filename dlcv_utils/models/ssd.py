@@ -291,43 +291,53 @@ def ssd_loss(
 
 
 class SSDBackbone(nn.Module):
-    """A tiny plain CNN giving ``levels`` feature maps of strides 8, 16, 32, ... (no fusion).
+    """A tiny plain CNN giving ``levels`` feature maps of strides ``first_stride``, x2, x4, ...
 
     A stride-8 trunk (the layers of :class:`~dlcv_utils.models.backbones.TinyBackbone`), then
-    one extra stride-2 block per further level, as SSD's extra feature layers. Returns
+    one extra stride-2 block per further level, as SSD's extra feature layers. With
+    ``first_stride=4`` the first level is tapped from the trunk at stride 4 (before its last
+    stride-2 block), for objects too small for stride-8 cells. No top-down fusion. Returns
     ``{"0": ..., "1": ...}``; ``out_channels`` (a list) is read by torchvision's ``SSD``.
 
     Example:
         >>> net = SSDBackbone(width=8, levels=4)
         >>> [tuple(f.shape[1:]) for f in net(torch.zeros(1, 3, 128, 128)).values()]
         [(32, 16, 16), (64, 8, 8), (64, 4, 4), (64, 2, 2)]
+        >>> net = SSDBackbone(width=8, levels=4, first_stride=4)
+        >>> [tuple(f.shape[1:]) for f in net(torch.zeros(1, 3, 128, 128)).values()]
+        [(16, 32, 32), (32, 16, 16), (64, 8, 8), (64, 4, 4)]
     """
 
-    def __init__(self, width: int = 16, levels: int = 4):
+    def __init__(self, width: int = 16, levels: int = 4, first_stride: int = 8):
         super().__init__()
         c = check_int(width, "width", minimum=1)
         levels = check_int(levels, "levels", minimum=1)
-        self.trunk = nn.Sequential(
-            conv_norm_relu(3, c, 2),
-            conv_norm_relu(c, c),
-            conv_norm_relu(c, 2 * c, 2),
-            conv_norm_relu(2 * c, 2 * c),
-            conv_norm_relu(2 * c, 4 * c, 2),
-            conv_norm_relu(4 * c, 4 * c),
-        )
-        chans = [4 * c] + [8 * c] * (levels - 1)
-        self.extras = nn.ModuleList(
-            nn.Sequential(conv_norm_relu(cin, cout, 2), conv_norm_relu(cout, cout))
-            for cin, cout in itertools.pairwise(chans)
-        )
-        self.out_channels = chans
+        if isinstance(first_stride, bool) or first_stride not in (4, 8):
+            raise ValueError(f"first_stride must be 4 or 8, got {first_stride!r}")
+        self.first_stride = int(first_stride)
+        # stage outputs: stride 4 (2c channels), stride 8 (4c), then 8c at strides 16, 32, ...
+        chans = [2 * c, 4 * c] + [8 * c] * levels
+        n_stages = levels + (1 if first_stride == 8 else 0)
+        stages = [
+            nn.Sequential(
+                conv_norm_relu(3, c, 2),
+                conv_norm_relu(c, c),
+                conv_norm_relu(c, 2 * c, 2),
+                conv_norm_relu(2 * c, 2 * c),
+            )
+        ]
+        for cin, cout in itertools.pairwise(chans[:n_stages]):
+            stages.append(nn.Sequential(conv_norm_relu(cin, cout, 2), conv_norm_relu(cout, cout)))
+        self.stages = nn.ModuleList(stages)
+        self.out_channels = chans[n_stages - levels : n_stages]
 
     def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
-        x = self.trunk(x)
-        out = OrderedDict([("0", x)])
-        for extra in self.extras:
-            x = extra(x)
-            out[str(len(out))] = x
+        out: OrderedDict[str, torch.Tensor] = OrderedDict()
+        skip = len(self.stages) - len(self.out_channels)  # the stride-4 stage when not a level
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i >= skip:
+                out[str(len(out))] = x
         return out
 
 
@@ -339,6 +349,7 @@ def build_ssd(
     s_min: float = 0.1,
     s_max: float = 0.6,
     aspect_ratios: Sequence[Sequence[float]] | None = None,
+    first_stride: int = 8,
     **kwargs,
 ) -> nn.Module:
     """torchvision's ``SSD`` on :class:`SSDBackbone` (random init; nothing downloaded).
@@ -367,5 +378,5 @@ def build_ssd(
     image_size = check_int(image_size, "image_size", minimum=8)
     ratios = _check_ratios(aspect_ratios or [[2, 3]] * levels, levels)
     generator = DefaultBoxGenerator(ratios, scales=default_box_scales(levels, s_min, s_max))
-    backbone = SSDBackbone(width, levels)
+    backbone = SSDBackbone(width, levels, first_stride)
     return SSD(backbone, generator, (image_size, image_size), num_classes, **kwargs)

@@ -27,11 +27,12 @@ def default_boxes_panel(
     ratio: float = 2.0,
     iou_threshold: float = 0.5,
     ax=None,
+    first_stride: int = 8,
 ) -> dict:
-    """Default boxes of ``levels`` feature maps (strides 8, 16, ...) and the ground truth's matches.
+    """Default boxes of ``levels`` feature maps (strides ``first_stride``, x2, ...) and matches.
 
-    Level ``k`` of a ``H x W`` image has ``ceil(H / 2**(k+3)) x ceil(W / 2**(k+3))`` cells, each
-    with 4 default boxes: ratio 1 at ``s_k``, ratio 1 at ``sqrt(s_k s_{k+1})``, ``ratio`` and
+    Level ``k`` of a ``H x W`` image has ``ceil(H / (first_stride 2**k)) x ceil(W / (first_stride
+    2**k))`` cells (as :class:`~dlcv_utils.models.ssd.SSDBackbone`), each with 4 default boxes: ratio 1 at ``s_k``, ratio 1 at ``sqrt(s_k s_{k+1})``, ``ratio`` and
     ``1 / ratio`` at ``s_k``.
 
     Args:
@@ -44,6 +45,7 @@ def default_boxes_panel(
         ratio: the extra aspect ratio (with its inverse).
         iou_threshold: IoU for a positive match.
         ax: draw on this axis; nothing is drawn when ``None``.
+        first_stride: stride of level 0 (a power of 2).
 
     Returns:
         ``dict`` with ``scales`` (the ``m + 1`` scales), ``grid`` (cells of ``level``),
@@ -67,6 +69,9 @@ def default_boxes_panel(
 
     levels = check_int(levels, "levels", minimum=1)
     level = check_int(level, "level", minimum=0)
+    first_stride = check_int(first_stride, "first_stride", minimum=1)
+    if first_stride & (first_stride - 1):
+        raise ValueError(f"first_stride must be a power of 2, got {first_stride}")
     if level >= levels:
         raise ValueError(f"level must be in 0..{levels - 1} (levels={levels}), got {level}")
     from dlcv_utils.viz.plotting import draw_boxes, show_image, to_numpy_image
@@ -75,7 +80,7 @@ def default_boxes_panel(
     h, w = img.shape[:2]
     gt = torch.as_tensor(np.asarray(gt_boxes, dtype=np.float32).reshape(-1, 4))
     scales = default_box_scales(levels, s_min, s_max)
-    grids = [(-(-h // 2 ** (k + 3)), -(-w // 2 ** (k + 3))) for k in range(levels)]
+    grids = [(-(-h // (first_stride << k)), -(-w // (first_stride << k))) for k in range(levels)]
     ratios = [[ratio]] * levels
     dboxes = default_boxes(grids, (h, w), ratios, scales)
     per_level = [gh * gw * 4 for gh, gw in grids]
@@ -113,8 +118,18 @@ def default_boxes_panel(
     return out
 
 
-def make_default_boxes_widget(image, gt_boxes, levels: int = 4):
+def make_default_boxes_widget(
+    image,
+    gt_boxes,
+    levels: int = 4,
+    first_stride: int = 8,
+    s_min: float = 0.1,
+    s_max: float = 0.6,
+):
     """Sliders for the level, ``s_min``, ``s_max`` and the ratio, wired to :func:`default_boxes_panel`.
+
+    ``levels`` and ``first_stride`` fix the feature maps; ``s_min`` and ``s_max`` are the
+    sliders' starting values.
 
     Returns:
         An ``ipywidgets.interactive``; a saved notebook shows its first figure.
@@ -143,6 +158,7 @@ def make_default_boxes_widget(image, gt_boxes, levels: int = 4):
             s_max=s_max,
             ratio=ratio,
             ax=ax,
+            first_stride=first_stride,
         )
         text = (
             f"level {level}: {out['grid'][0]} x {out['grid'][1]} cells; positives per level "
@@ -158,10 +174,10 @@ def make_default_boxes_widget(image, gt_boxes, levels: int = 4):
         update,
         level=widgets.IntSlider(value=0, min=0, max=levels - 1, description="level", **common()),
         s_min=widgets.FloatSlider(
-            value=0.1, min=0.05, max=0.5, step=0.05, description="s_min", **common()
+            value=s_min, min=0.02, max=0.5, step=0.02, description="s_min", **common()
         ),
         s_max=widgets.FloatSlider(
-            value=0.6, min=0.2, max=1.0, step=0.05, description="s_max", **common()
+            value=s_max, min=0.2, max=1.0, step=0.05, description="s_max", **common()
         ),
         ratio=widgets.FloatSlider(
             value=2.0, min=1.0, max=4.0, step=0.5, description="aspect ratio", **common()
