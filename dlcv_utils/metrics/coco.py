@@ -260,22 +260,71 @@ def _parse_gt(coco_gt: dict, iou_type: str) -> dict[str, Any]:
             if "height" not in im or "width" not in im:
                 raise ValueError(f"coco_gt['images'] entry {im.get('id')} needs height and width")
             hw[int(im["id"])] = _image_hw(im)
-        rles = []
+        g_hw = np.array([hw[int(a["image_id"])] for a in anns], dtype=np.int64).reshape(-1, 2)
+        rles = _single_polygon_rles(anns, g_hw, mask_utils)
         for i, a in enumerate(anns):
+            if rles[i] is not None:
+                continue
             if "segmentation" not in a:
                 raise ValueError(f"{where}[{i}] is missing key 'segmentation'")
-            h, w = hw[int(a["image_id"])]
+            h, w = g_hw[i].tolist()
             try:
-                rles.append(_to_rle(a["segmentation"], h, w, mask_utils))
+                rles[i] = _to_rle(a["segmentation"], h, w, mask_utils)
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{where}[{i}] {exc}") from None
         out["rle"] = rles
         out["hw"] = hw
-        g_hw = np.array([hw[int(a["image_id"])] for a in anns], dtype=np.int64).reshape(-1, 2)
         dec = decode_rle_counts([r["counts"] for r in rles], g_hw[:, 0] * g_hw[:, 1])
         cols = np.stack([np.zeros(len(anns), dtype=np.int64), g_hw[:, 1] - 1], axis=1)
         cols[dec.ok] = dec.span[dec.ok] // g_hw[dec.ok, :1]
         out["cols"] = cols
+    return out
+
+
+def _single_polygon_rles(anns: list, hw: np.ndarray, mask_utils) -> list:
+    """RLEs of the annotations whose segmentation is one plain polygon, ``None`` for the rest.
+
+    The polygons are checked together (what ``check_segmentation`` checks: at least 6 and an
+    even number of finite ``int``/``float`` coordinates, each within one image size of the
+    image) and converted with one ``frPyObjects`` call per image. For a single polygon,
+    pycocotools' ``merge(frPyObjects([poly]))`` returns the same RLE as ``frPyObjects``.
+    """
+    out: list = [None] * len(anns)
+    cand, polys = [], []
+    for i, a in enumerate(anns):
+        seg = a.get("segmentation") if type(a) is dict else None
+        if type(seg) is list and len(seg) == 1:
+            poly = seg[0]
+            if type(poly) is list and len(poly) >= 6 and len(poly) % 2 == 0:
+                cand.append(i)
+                polys.append(poly)
+    if not cand:
+        return out
+    coords = list(itertools.chain.from_iterable(polys))
+    if not set(map(type, coords)) <= {int, float}:
+        return out
+    try:
+        xy = np.array(coords, dtype=np.float64)
+    except OverflowError:
+        return out
+    cand_arr = np.array(cand, dtype=np.int64)
+    lens = np.fromiter(map(len, polys), dtype=np.int64, count=len(polys))
+    side = np.repeat(hw[cand_arr][:, ::-1], lens // 2, axis=0).reshape(-1)  # w, h, w, h, ...
+    inside = np.isfinite(xy) & (xy >= -side) & (xy <= 2 * side)
+    starts = np.zeros(len(lens), dtype=np.int64)
+    np.cumsum(lens[:-1], out=starts[1:])
+    good = np.logical_and.reduceat(inside, starts)
+    keys = hw[cand_arr[good]] if good.any() else np.zeros((0, 2), dtype=np.int64)
+    good_idx = np.flatnonzero(good)
+    # one call per image size (polygons of images of the same size convert the same way)
+    order = np.lexsort((keys[:, 1], keys[:, 0]))
+    good_idx, keys = good_idx[order], keys[order]
+    bounds = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1), True])
+    for b0, b1 in itertools.pairwise(bounds.tolist()):
+        sel = good_idx[b0:b1].tolist()
+        h, w = keys[b0].tolist()
+        for j, rle in zip(sel, mask_utils.frPyObjects([polys[j] for j in sel], h, w)):
+            out[cand[j]] = rle
     return out
 
 
@@ -358,25 +407,26 @@ def _parse_dt(dets: list, gt: dict[str, Any], iou_type: str) -> dict[str, Any]:
     return out
 
 
-def _compressed_of_size(segs: list, hw: np.ndarray) -> np.ndarray:
-    """Indices of the compressed RLE dicts (``counts`` str/bytes) whose ``size`` is ``hw``."""
+def _compressed_of_size(segs: list, hw: np.ndarray) -> tuple[np.ndarray, list]:
+    """Compressed RLE dicts (``counts`` str/bytes) whose ``size`` is ``hw``: indices, counts."""
     n = len(segs)
-    if set(map(type, segs)) == {dict}:
+    if n and set(map(type, segs)) == {dict}:
         try:
             counts = [s["counts"] for s in segs]
             sizes = [s["size"] for s in segs]
         except KeyError:
             counts = None
-        if (
-            counts is not None
-            and set(map(type, counts)) <= {str, bytes}
-            and set(map(type, sizes)) <= {list, tuple}
-            and set(map(len, sizes)) == {2}
-        ):
-            flat = list(itertools.chain.from_iterable(sizes))
-            if set(map(type, flat)) == {int}:
-                match = (np.array(flat, dtype=np.int64).reshape(n, 2) == hw).all(axis=1)
-                return np.flatnonzero(match)
+        if counts is not None and set(map(type, counts)) <= {str, bytes}:
+            try:
+                arr = np.array(sizes)
+            except (ValueError, TypeError):
+                arr = None
+            # integers only (True would pass as 1, so sizes <= 1 take the slow path)
+            if arr is not None and arr.dtype.kind in "iu" and arr.shape == (n, 2):
+                if not (arr <= 1).any():
+                    match = (arr == hw).all(axis=1)
+                    idx = np.flatnonzero(match)
+                    return idx, counts if len(idx) == n else [counts[i] for i in idx.tolist()]
     fast = []
     for i, (seg, (h, w)) in enumerate(zip(segs, hw.tolist())):
         if type(seg) is dict and type(seg.get("counts")) in (str, bytes):
@@ -390,7 +440,7 @@ def _compressed_of_size(segs: list, hw: np.ndarray) -> np.ndarray:
                 and size[1] == w
             ):
                 fast.append(i)
-    return np.array(fast, dtype=np.int64)
+    return np.array(fast, dtype=np.int64), [segs[i]["counts"] for i in fast]
 
 
 def _parse_dt_masks(dets: list, d_img: np.ndarray, gt: dict[str, Any]) -> tuple:
@@ -408,11 +458,8 @@ def _parse_dt_masks(dets: list, d_img: np.ndarray, gt: dict[str, Any]) -> tuple:
     n = len(segs)
     hw = np.array([gt["hw"][int(i)] for i in gt["img_table"]], dtype=np.int64).reshape(-1, 2)
     d_hw = hw[d_img]
-    fast_idx = _compressed_of_size(segs, d_hw)
-    fast = fast_idx.tolist()
-    dec = decode_rle_counts(
-        [segs[i]["counts"] for i in fast], d_hw[fast_idx, 0] * d_hw[fast_idx, 1]
-    )
+    fast_idx, fast_counts = _compressed_of_size(segs, d_hw)
+    dec = decode_rle_counts(fast_counts, d_hw[fast_idx, 0] * d_hw[fast_idx, 1])
     ok = dec.ok
     rles: list = list(segs)
     area = np.zeros(n, dtype=np.float64)

@@ -42,6 +42,7 @@ class DecodedRLEs(NamedTuple):
 
 
 _CHAR_BITS = (np.arange(256, dtype=np.int64) - 48) & 0x1F  # 5 value bits of a character
+_LAST_CHAR_VALUE = (_CHAR_BITS ^ 0x10) - 0x10  # ... read as a signed 5-bit field
 
 
 def _to_bytes(counts: Sequence) -> tuple[list[bytes], np.ndarray]:
@@ -145,102 +146,84 @@ def _decode_chunk(counts: Sequence, totals: np.ndarray, return_runs: bool):
     parts, ok = _to_bytes(counts)
     lens = np.fromiter(map(len, parts if len(parts) == n else counts), dtype=np.int64, count=n)
     buf = np.frombuffer(b"".join(parts), dtype=np.uint8)
-    cstart = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lens, out=cstart[1:])
+    cend = np.cumsum(lens)
     if len(buf) == 0:
         e = np.zeros(n, dtype=np.int64)
         span = np.stack([e, e - 1], axis=1)
         return ok & (totals == 0), e, span, np.zeros(0, dtype=np.int64), np.zeros(n + 1, np.int64)
     end = buf < 80  # no continuation bit (0x20 above '0'): the last character of a number
     nonempty = lens > 0
-    last = cstart[1:][nonempty] - 1
+    last = cend[nonempty] - 1
     # a string must end with the last character of a number; cut the numbers there anyway so
     # that a bad string never runs into the next one
     ok[nonempty] &= end[last]
     end[last] = True
     if buf.min() < 48 or buf.max() > 111:  # a character outside '0'..'o'
         bad = np.flatnonzero((buf < 48) | (buf > 111))
-        ok[np.searchsorted(cstart, bad, side="right") - 1] = False
+        ok[np.searchsorted(cend, bad, side="right")] = False
     ends = np.flatnonzero(end)
-    n_num = np.searchsorted(ends, cstart, side="left")  # index of each string's first number
+    n_num = np.zeros(n + 1, dtype=np.int64)  # string i holds numbers n_num[i]:n_num[i + 1]
+    n_num[1:] = np.searchsorted(ends, cend)
     # value of a number: 5 bits per character, lowest first; the last character's 5 bits are
     # a two's-complement (sign) field, as ``x |= -1 << 5 * k`` in ``rleFrString``
-    last_char = buf[ends] - np.uint8(48)
-    x = (((last_char & np.uint8(0x1F)) ^ np.uint8(0x10)).view(np.int8) - np.int8(0x10)).astype(
-        np.int64
-    )
-    # numbers of several characters (rare): found from their last character
-    last_multi = np.flatnonzero(end[1:] & ~end[:-1]) + 1
-    if len(last_multi):
-        multi = np.searchsorted(ends, last_multi)
-        w_m = np.ones(len(multi), dtype=np.int64)
-        for k in range(1, MAX_RLE_NUMBER_CHARS + 1):
-            sel = np.flatnonzero(w_m == k)  # still counting: is the character before too?
-            prev = last_multi[sel] - k
-            more = prev >= 0
-            more[more] = ~end[prev[more]]
-            w_m[sel[more]] += 1
-        too_long = w_m > MAX_RLE_NUMBER_CHARS
-        if too_long.any():
-            ok[np.searchsorted(n_num, multi[too_long], side="right") - 1] = False
+    x = _LAST_CHAR_VALUE[buf[ends]]
+    width = np.diff(ends, prepend=-1)  # characters per number
+    multi = np.flatnonzero(width > 1)
+    if len(multi):  # numbers of several characters (a few percent)
+        w_m = width[multi]
+        if w_m.max() > MAX_RLE_NUMBER_CHARS:
+            ok[np.searchsorted(n_num, multi[w_m > MAX_RLE_NUMBER_CHARS], side="right") - 1] = False
             w_m = np.minimum(w_m, MAX_RLE_NUMBER_CHARS)
-        first = last_multi - w_m + 1
+        order = np.argsort(-w_m, kind="stable")
+        multi, w_m = multi[order], w_m[order]
+        first = ends[multi] - w_m + 1
         x_m = x[multi] << (5 * (w_m - 1))
-        for k in range(MAX_RLE_NUMBER_CHARS - 1):
-            sel = np.flatnonzero(w_m > k + 1)
-            if len(sel) == 0:
-                break
-            x_m[sel] += _CHAR_BITS[buf[first[sel] + k]] << (5 * k)
+        n_ge = np.searchsorted(-w_m, -np.arange(2, int(w_m[0]) + 1), side="right")
+        for k, m in enumerate(n_ge.tolist()):  # character k of the numbers wider than k + 1
+            x_m[:m] += _CHAR_BITS[buf[first[:m] + k]] << (5 * k)
         x[multi] = x_m
     # run j > 2 is stored as run j minus run j - 2: a running sum along the chains j = 1, 3,
     # 5, ... and j = 2, 4, 6, ... of each string. In each half x[q::2] of the flat array
     # such chains follow each other; they restart at the numbers j = 0, 1, 2 of a string.
-    count = np.diff(n_num)
-    heads = np.concatenate([n_num[:-1][count > jj] + jj for jj in range(3)])
+    s0, s1 = n_num[:-1], n_num[1:]
+    count = s1 - s0
+    is_head = np.zeros(len(x), dtype=bool)
+    for jj in range(3):
+        is_head[s0[count > jj] + jj] = True
     prefix, neg = [], False
     for q in (0, 1):
-        pre = np.zeros((len(x) - q + 1) // 2 + 1, dtype=np.int64)
         half = x[q::2]
+        pre = np.zeros(len(half) + 1, dtype=np.int64)
         if len(half):
-            rpos = np.sort(heads[heads % 2 == q] // 2)
+            rpos = np.flatnonzero(is_head[q::2])
             csum = np.cumsum(half)
             base = csum[rpos] - half[rpos]  # chain sum before each restart
-            csum -= np.repeat(base, np.diff(np.append(rpos, len(half))))  # the runs
+            csum -= np.repeat(base, np.diff(rpos, append=len(half)))  # the runs
             neg = neg or csum.min() < 0
             np.cumsum(csum, out=pre[1:])
             if return_runs:
                 half[:] = csum
         prefix.append(pre)
-    runs = x
-    s0, s1 = n_num[:-1], n_num[1:]
-
-    def parity_sum(q, lo, hi):  # sum of runs[g] for lo <= g < hi, g % 2 == q (per string)
-        return prefix[q][np.maximum(hi - q + 1, 0) // 2] - prefix[q][np.maximum(lo - q + 1, 0) // 2]
-
-    even = [parity_sum(q, s0, s1) for q in (0, 1)]
-    total = even[0] + even[1]
-    areas = np.where(s0 % 2 == 0, even[1], even[0])  # local j odd: global parity of s0 + 1
+    # per string: sum of the runs of each parity of the global index
+    sums = [prefix[q][(s1 - q + 1) // 2] - prefix[q][(s0 - q + 1) // 2] for q in (0, 1)]
+    total = sums[0] + sums[1]
+    areas = np.where(s0 % 2 == 0, sums[1], sums[0])  # local j odd: global parity of s0 + 1
     # bounds of the foreground pixels: after the first (background) run, before the last run
     # if that one is background (zero-length foreground runs only widen the bounds)
     has = count > 0
-    lead = np.zeros(n, dtype=np.int64)
-    lead[has] = x[s0[has]]  # run 0 is stored as is
-    g = s1 - 1
-    q = g % 2
-    last_run = np.zeros(n, dtype=np.int64)
-    for qq in (0, 1):
-        sel = has & (q == qq)
-        gg = g[sel] // 2
-        last_run[sel] = prefix[qq][gg + 1] - prefix[qq][gg]
-    trail = np.where(has & (count % 2 == 1), last_run, 0)  # an odd count ends on background
+    lead = np.where(has, x[np.minimum(s0, len(x) - 1)], 0)  # run 0 is stored as is
+    g = np.maximum(s1 - 1, 0)
+    last_run = [
+        prefix[q][np.minimum(g // 2 + 1, len(prefix[q]) - 1)] - prefix[q][g // 2] for q in (0, 1)
+    ]
+    trail = np.where(has & (count % 2 == 1), np.where(g % 2 == 0, last_run[0], last_run[1]), 0)
     span = np.stack([lead, total - trail - 1], axis=1)
     if neg:  # some run < 0: find the strings (rare)
         for q in (0, 1):
-            runs_q = np.diff(prefix[q])
-            where = np.flatnonzero(runs_q < 0) * 2 + q
+            where = np.flatnonzero(np.diff(prefix[q]) < 0) * 2 + q
             ok[np.searchsorted(n_num, where, side="right") - 1] = False
     ok &= total == totals
-    return ok, areas, span, runs, n_num
+    return ok, areas, span, x, n_num
 
 
 def mask_iou_by_image(
