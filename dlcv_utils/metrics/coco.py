@@ -314,7 +314,9 @@ def _single_polygon_rles(anns: list, hw: np.ndarray, mask_utils) -> list:
     starts = np.zeros(len(lens), dtype=np.int64)
     np.cumsum(lens[:-1], out=starts[1:])
     good = np.logical_and.reduceat(inside, starts)
-    keys = hw[cand_arr[good]] if good.any() else np.zeros((0, 2), dtype=np.int64)
+    if not good.any():
+        return out
+    keys = hw[cand_arr[good]]
     good_idx = np.flatnonzero(good)
     # one call per image size (polygons of images of the same size convert the same way)
     order = np.lexsort((keys[:, 1], keys[:, 0]))

@@ -118,7 +118,10 @@ def decode_rle_counts(
     areas = np.zeros(n, dtype=np.int64)
     span = np.zeros((n, 2), dtype=np.int64)
     run_parts, n_runs = [], np.zeros(n, dtype=np.int64)
-    lens = np.fromiter(map(len, counts), dtype=np.int64, count=n)
+    try:
+        lens = np.fromiter(map(len, counts), dtype=np.int64, count=n)
+    except TypeError:  # not a string: refused in its chunk
+        lens = np.array([len(c) if isinstance(c, (str, bytes)) else 0 for c in counts])
     cum = np.cumsum(lens)
     i0 = 0
     while i0 < n:
