@@ -575,6 +575,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "single_shot": ("07", _bench_lesson07),
     "ssd": ("08", _bench_lesson08),
     "yolo_v3": ("09", lambda d, p: import_module("dlcv_utils.course.recipes_yolo").bench(d, p)),
+    "efficientdet": ("12", lambda *a: import_module(f"{__name__}_efficientdet").bench(*a)),
     "mask_rcnn": ("13", lambda d, p: import_module(".recipes_mask_rcnn", __package__).bench(d, p)),
     "retinanet": ("11", lambda d, p: import_module(".recipes_retinanet", __package__).bench(d, p)),
 }

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from dlcv_utils.course.settings_base import Augmentation, LessonSettings, ShapesData, Training
-from dlcv_utils.course.settings_late import LATE_SETTINGS, Lesson11, Lesson13, Lesson14
+from dlcv_utils.course.settings_late import LATE_SETTINGS, Lesson11, Lesson12, Lesson13, Lesson14
 from dlcv_utils.runtime import pick_device, setup
 from dlcv_utils.viz.notebook import use_compact_figures
 
@@ -50,6 +50,7 @@ __all__ = [
     "Lesson09",
     "Lesson10",
     "Lesson11",
+    "Lesson12",
     "Lesson13",
     "Lesson14",
     "LessonSettings",

@@ -18,7 +18,7 @@ from dlcv_utils.course.settings_base import (  # noqa: F401
     Training,
 )
 
-__all__ = ["LATE_SETTINGS", "Lesson11", "Lesson13", "Lesson14"]
+__all__ = ["LATE_SETTINGS", "Lesson11", "Lesson12", "Lesson13", "Lesson14"]
 
 
 # ----------------------------------------------------------------------------- lesson 11
@@ -59,6 +59,45 @@ _CPU11 = Lesson11(
 
 
 # ----------------------------------------------------------------------------- lesson 12
+@dataclass(frozen=True)
+class Lesson12(LessonSettings):
+    """Lesson 12: a scaled-down EfficientDet-D0 (tiny MBConv backbone + BiFPN), from scratch.
+
+    ``width``/``bifpn_layers``/``head_layers`` are ``W_bifpn``/``D_bifpn``/``D_box``;
+    ``backbone_widths``/``backbone_depths`` the MBConv stages (the last 3 give P3-P5, the BiFPN
+    adds P6..P``max_level``); anchors ``anchor_scale * 2**level`` x ``num_scales`` x 3 ratios.
+    ``config_images``/``config_epochs``/``config_map50_floor``: the config-driven fine-tuning
+    run on the COCO-layout copy and the AP@0.5 it must reach;
+    ``flops_size``: the side at which the D0-D7 multiply-adds are measured (then scaled).
+    """
+
+    data: ShapesData = field(default_factory=lambda: ShapesData(600, 150, batch_size=4))
+    train: Training = field(default_factory=lambda: Training(4))
+    width: int = 32
+    bifpn_layers: int = 2
+    head_layers: int = 2
+    backbone_widths: tuple[int, ...] = (16, 24, 40, 80)
+    backbone_depths: tuple[int, ...] = (1, 1, 2, 2)
+    min_level: int = 3
+    max_level: int = 6
+    anchor_scale: float = 2.0
+    num_scales: int = 3
+    config_images: int = 48
+    config_epochs: int = 1
+    config_map50_floor: float = 0.0
+    flops_size: int = 128
+
+
+_CPU12 = Lesson12(
+    threads=1,
+    data=ShapesData(n_train=600, n_val=150, batch_size=4, val_batch_size=16, hflip=True),
+    train=Training(
+        epochs=4, lr=6e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=600, map50_floor=0.15
+    ),
+    config_map50_floor=0.05,
+)
+
+
 # ----------------------------------------------------------------------------- lesson 13
 @dataclass(frozen=True)
 class Lesson13(LessonSettings):
@@ -139,6 +178,21 @@ LATE_SETTINGS: dict[str, tuple[LessonSettings, LessonSettings]] = {
         ),
     ),
     # lesson 12 entry
+    "12": (
+        _CPU12,
+        replace(
+            _CPU12,
+            threads=None,
+            data=replace(_CPU12.data, n_train=2000, batch_size=16),
+            train=replace(_CPU12.train, epochs=30, max_train_seconds=900),
+            width=64,
+            bifpn_layers=3,
+            head_layers=3,
+            backbone_depths=(1, 2, 3, 3),
+            config_images=200,
+            config_epochs=3,
+        ),
+    ),
     # lesson 13 entry
     "13": (
         _CPU13,

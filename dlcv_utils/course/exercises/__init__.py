@@ -29,6 +29,7 @@ from dlcv_utils.course.exercises import (
     lesson09,
     lesson10,
     lesson11,
+    lesson12,
     lesson13,
     lesson14,
 )
@@ -105,6 +106,12 @@ from dlcv_utils.course.exercises.lesson11 import (
     solution_easy_share,
     solution_focal_loss,
 )
+from dlcv_utils.course.exercises.lesson12 import (
+    check_compound_scaling,
+    check_fast_fusion,
+    solution_compound_scaling,
+    solution_fast_fusion,
+)
 from dlcv_utils.course.exercises.lesson13 import (
     check_mask_iou,
     check_rle_counts,
@@ -126,12 +133,14 @@ __all__ = [
     "check_best_small",
     "check_best_under_budget",
     "check_blob",
+    "check_compound_scaling",
     "check_decode",
     "check_decode_raw",
     "check_default_box_scales",
     "check_detector_config",
     "check_easy_share",
     "check_encode",
+    "check_fast_fusion",
     "check_focal_loss",
     "check_fpn_level",
     "check_iou",
@@ -156,12 +165,14 @@ __all__ = [
     "solution_best_small",
     "solution_best_under_budget",
     "solution_blob",
+    "solution_compound_scaling",
     "solution_decode",
     "solution_decode_raw",
     "solution_default_box_scales",
     "solution_detector_config",
     "solution_easy_share",
     "solution_encode",
+    "solution_fast_fusion",
     "solution_focal_loss",
     "solution_fpn_level",
     "solution_iou",
@@ -196,6 +207,7 @@ for _module in (
     lesson09,
     lesson10,
     lesson11,
+    lesson12,
     lesson13,
     lesson14,
 ):
