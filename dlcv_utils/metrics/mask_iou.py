@@ -279,47 +279,63 @@ def mask_iou_by_image(
     """
     from pycocotools import mask as mask_utils
 
-    det_image, det_cat = np.asarray(det_image), np.asarray(det_cat)
-    gt_image, gt_cat = np.asarray(gt_image), np.asarray(gt_cat)
-    gt_crowd = np.asarray(gt_crowd, dtype=bool)
-    d_order = np.argsort(det_image, kind="stable")
-    g_order = np.argsort(gt_image, kind="stable")
-    d_img, g_img = det_image[d_order], gt_image[g_order]
-    images = np.intersect1d(d_img, g_img)
-    d_lo = np.searchsorted(d_img, images, side="left")
-    d_hi = np.searchsorted(d_img, images, side="right")
-    g_lo = np.searchsorted(g_img, images, side="left")
-    g_hi = np.searchsorted(g_img, images, side="right")
-    prune = det_cols is not None and gt_cols is not None and min_iou > 0
-    if prune:
-        det_cols, gt_cols = np.asarray(det_cols), np.asarray(gt_cols)
-    out_d, out_g, out_iou = [], [], []
-    crowd_int = gt_crowd.astype(np.uint8)
-    for d0, d1, g0, g1 in zip(d_lo.tolist(), d_hi.tolist(), g_lo.tolist(), g_hi.tolist()):
-        di, gi = d_order[d0:d1], g_order[g0:g1]
-        same = det_cat[di][:, None] == gt_cat[gi][None, :]
-        if prune:
-            dc, gc = det_cols[di], gt_cols[gi]
-            same &= (dc[:, 0:1] <= gc[None, :, 1]) & (gc[None, :, 0] <= dc[:, 1:2])
-        if not same.any():
-            continue
-        # only masks with a partner of the same category go to the C code
-        rows, cols = same.any(axis=1), same.any(axis=0)
-        di, gi, same = di[rows], gi[cols], same[rows][:, cols]
-        iou = np.asarray(
+    det_image, det_cat = np.asarray(det_image).reshape(-1), np.asarray(det_cat).reshape(-1)
+    gt_image, gt_cat = np.asarray(gt_image).reshape(-1), np.asarray(gt_cat).reshape(-1)
+    crowd_int = np.asarray(gt_crowd, dtype=bool).astype(np.uint8).reshape(-1)
+    n_d, n_g = len(det_image), len(gt_image)
+    empty = np.zeros(0, dtype=np.int64)
+    if n_d == 0 or n_g == 0:
+        return empty, empty.copy(), np.zeros(0)
+    # every (detection, ground truth) pair of the same (image, category)
+    _, img = np.unique(np.concatenate([det_image, gt_image]), return_inverse=True)
+    cats, cat = np.unique(np.concatenate([det_cat, gt_cat]), return_inverse=True)
+    key = img.reshape(-1) * len(cats) + cat.reshape(-1)
+    d_key, g_key = key[:n_d], key[n_d:]
+    g_order = np.argsort(g_key, kind="stable")
+    g_sorted = g_key[g_order]
+    lo = np.searchsorted(g_sorted, d_key, side="left")
+    cnt = np.searchsorted(g_sorted, d_key, side="right") - lo
+    pd = np.repeat(np.arange(n_d), cnt)
+    pg = g_order[np.repeat(lo, cnt) + np.arange(len(pd)) - np.repeat(np.cumsum(cnt) - cnt, cnt)]
+    if det_cols is not None and gt_cols is not None and min_iou > 0:
+        dc, gc = np.asarray(det_cols)[pd], np.asarray(gt_cols)[pg]
+        overlap = (dc[:, 0] <= gc[:, 1]) & (gc[:, 0] <= dc[:, 1])
+        pd, pg = pd[overlap], pg[overlap]
+    if len(pd) == 0:
+        return empty, empty.copy(), np.zeros(0)
+    # one pycocotools call per image, on the detections and ground truths of its pairs
+    pimg = img.reshape(-1)[pd]
+    order = np.lexsort((pg, pd, pimg))
+    pd, pg, pimg = pd[order], pg[order], pimg[order]
+    img_start = np.flatnonzero(np.r_[True, pimg[1:] != pimg[:-1]])
+    img_end = np.r_[img_start[1:], len(pd)]
+    first_of_img = np.repeat(img_start, img_end - img_start)
+
+    def local_rank(new: np.ndarray) -> np.ndarray:  # rank among the distinct ones of the image
+        c = np.cumsum(new) - 1
+        return c - c[first_of_img]
+
+    new_d = np.r_[True, (pd[1:] != pd[:-1]) | (pimg[1:] != pimg[:-1])]
+    d_rank = local_rank(new_d)
+    o2 = np.lexsort((pg, pimg))  # the same images, ground truths in order
+    new_g = np.r_[True, (pg[o2][1:] != pg[o2][:-1]) | (pimg[o2][1:] != pimg[o2][:-1])]
+    g_rank = np.empty(len(pg), dtype=np.int64)
+    c = np.cumsum(new_g) - 1
+    g_rank[o2] = c - c[first_of_img]  # o2 keeps every image's pairs in the same slots
+    uniq_d, uniq_g = pd[new_d].tolist(), pg[o2][new_g].tolist()
+    n_d_img = np.add.reduceat(new_d, img_start).tolist()
+    n_g_img = np.add.reduceat(new_g, img_start).tolist()
+    iou = np.empty(len(pd))
+    di0 = gi0 = 0
+    for s0, s1, nd, ng in zip(img_start.tolist(), img_end.tolist(), n_d_img, n_g_img):
+        dl, gl = uniq_d[di0 : di0 + nd], uniq_g[gi0 : gi0 + ng]
+        di0, gi0 = di0 + nd, gi0 + ng
+        block = np.asarray(
             mask_utils.iou(
-                [det_rles[i] for i in di.tolist()],
-                [gt_rles[i] for i in gi.tolist()],
-                crowd_int[gi].tolist(),
+                [det_rles[i] for i in dl], [gt_rles[i] for i in gl], crowd_int[gl].tolist()
             ),
             dtype=np.float64,
-        ).reshape(len(di), len(gi))
-        keep = same & (iou >= min_iou)
-        r, c = np.nonzero(keep)
-        out_d.append(di[r])
-        out_g.append(gi[c])
-        out_iou.append(iou[r, c])
-    if not out_d:
-        e = np.zeros(0, dtype=np.int64)
-        return e, e.copy(), np.zeros(0)
-    return np.concatenate(out_d), np.concatenate(out_g), np.concatenate(out_iou)
+        ).reshape(-1)
+        iou[s0:s1] = block[d_rank[s0:s1] * ng + g_rank[s0:s1]]
+    keep = iou >= min_iou
+    return pd[keep], pg[keep], iou[keep]
