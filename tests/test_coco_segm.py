@@ -467,3 +467,14 @@ def test_malformed_ground_truth_polygons_are_refused():
     gt["annotations"][0]["segmentation"] = [[0, 0, 4, 0, 4, "3"]]
     with pytest.raises(ValueError, match=r"annotations'\]\[0\] segmentation: polygon 0 has a"):
         coco_evaluate(gt, dets, "segm")
+
+
+def test_mask_iou_by_image_checks_its_arrays():
+    rle = rle_of(np.ones((2, 2), bool))
+    one, two = np.array([1]), np.array([1, 1])
+    with pytest.raises(ValueError, match=r"det_cat must have one entry per RLE \(1\), got 2"):
+        mask_iou_by_image([rle], one, two, [rle], one, one, np.array([False]))
+    with pytest.raises(ValueError, match=r"gt_cols must have shape \(1, 2\)"):
+        mask_iou_by_image(
+            [rle], one, one, [rle], one, one, np.array([False]), 0.5, np.zeros((1, 2)), one
+        )

@@ -42,9 +42,21 @@ vectorised step; (3) accumulation needs only the sparse matched detections: prec
 rise at a true positive, so the envelope is evaluated at true positives, and the false
 positives before a true positive are "in-range detections minus matched in-range detections".
 
-For ``iou_type="segm"`` masks are compared with ``pycocotools.mask.iou``. As in
-pycocotools' ``loadRes``, when the results carry a ``bbox`` the detection area used for the area
-ranges is the box area ``w * h``; otherwise it is the mask area.
+For ``iou_type="segm"`` (taught in lesson 13) the mask IoUs are pycocotools' own: one
+``pycocotools.mask.iou`` call per image (:func:`dlcv_utils.metrics.mask_iou.mask_iou_by_image`)
+on the masks that share an image, a category and at least one image column with a mask of the
+other side (any other pair has IoU exactly 0). The C code divides the integer intersection by
+the integer union (by the detection's area for a crowd region) in double precision, so the
+values are bit for bit those of ``COCOeval.computeIoU``. Every mask is checked before it reaches
+the C code (which hangs or crashes on run lengths that do not add up to ``height * width``):
+compressed RLEs of the right size, the usual results file, all at once with numpy
+(:func:`dlcv_utils.metrics.mask_iou.decode_rle_counts`); single plain polygons together, one
+``frPyObjects`` call per image size; anything else one at a time with
+:func:`dlcv_utils.datasets.masks.check_segmentation`, which names the first bad annotation or
+detection. As in pycocotools' ``loadRes``, when the results carry a ``bbox`` the detection area
+used for the area ranges is the box area ``w * h`` (the IoU still uses the masks); otherwise it
+is the mask area. ``benchmarks/bench_metrics.py --iou-type segm`` times it against pycocotools
+and faster-coco-eval.
 """
 
 from __future__ import annotations
@@ -775,8 +787,9 @@ def coco_evaluate(coco_gt, detections, iou_type: str = "bbox") -> dict[str, Any]
             ``image_id``, ``category_id``, ``bbox`` ``[x, y, w, h]``, ``area``, ``iscrowd``)
             and ``categories``, or a path to such a JSON file.
         detections: list of COCO result dicts ``{"image_id", "category_id", "bbox": [x, y, w,
-            h], "score"}`` (``"segmentation"`` as compressed RLE for ``iou_type="segm"``), or
-            a path to such a JSON file. May be empty.
+            h], "score"}`` (for ``iou_type="segm"``: ``"segmentation"``, a compressed RLE
+            ``{"size": [h, w], "counts": str}`` or polygons / an uncompressed RLE, and ``bbox``
+            optional), or a path to such a JSON file. May be empty.
         iou_type: ``"bbox"`` or ``"segm"``.
 
     Returns:
@@ -791,7 +804,10 @@ def coco_evaluate(coco_gt, detections, iou_type: str = "bbox") -> dict[str, Any]
     Raises:
         TypeError: wrong types (not a dict/list, non-integer ids, non-numeric fields).
         ValueError: unknown ``iou_type``, missing keys, unknown image or category ids,
-            NaN/inf, negative widths or heights, duplicate annotation ids.
+            NaN/inf, negative widths or heights, duplicate annotation ids; for ``"segm"``:
+            images without ``height``/``width``, malformed polygons or RLEs (bad characters,
+            run lengths that do not add up to ``height * width``, a ``size`` that is not the
+            image's), named by annotation / detection index.
 
     Example:
         >>> gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "cat"}],

@@ -3,16 +3,17 @@
 Taught in lesson 13.
 
 pycocotools' C code hangs (``rleIou`` loops forever) or crashes when the run lengths of an RLE do
-not add up to ``height * width``, so every mask must be checked before it reaches it. Checking a
-results file of 100,000 compressed RLEs one string at a time in Python takes longer than the
-whole evaluation; :func:`decode_rle_counts` decodes all strings in one vectorised numpy pass,
-with the arithmetic of pycocotools' ``rleFrString`` (6-bit characters from ``'0'``, 5 value
-bits and a continuation bit each, a sign bit in the last character of a number, and run ``j >
-2`` stored as the difference to run ``j - 2``).
+not add up to ``height * width``, so every mask must be checked before it reaches it. A
+results file holds many compressed RLEs (100 per image is common); checking them one string
+at a time in Python is slow, so :func:`decode_rle_counts` decodes all strings at once with
+vectorised numpy, in chunks, with the arithmetic of pycocotools' ``rleFrString``: 6-bit
+characters from ``'0'``, 5 value bits and a continuation bit each, a sign bit in the last
+character of a number, and run ``j > 2`` stored as the difference to run ``j - 2``.
 
 :func:`mask_iou_by_image` then computes the IoU of every (detection, ground truth) pair of the
-same image and category with one ``pycocotools.mask.iou`` call per image. The C code skips the
-pairs whose boxes (from the RLE, not from a ``bbox`` field) do not overlap, and divides the
+same image and category with one ``pycocotools.mask.iou`` call per image, leaving out masks that
+share no image column with a mask of the other side (their IoU is exactly 0). The C code skips
+the pairs whose boxes (from the RLE, not from a ``bbox`` field) do not overlap, and divides the
 integer intersection by the integer union (by the detection's area for a crowd region) in
 double precision: the values are bit for bit those that ``COCOeval.computeIoU`` gets.
 """
@@ -263,7 +264,10 @@ def mask_iou_by_image(
 
     Returns:
         ``(d, g, iou)``: detection indices ``int64[P]``, ground-truth indices ``int64[P]`` and
-        their IoU ``float64[P]``.
+        their IoU ``float64[P]``, sorted by image, then detection, then ground truth.
+
+    Raises:
+        ValueError: the per-detection or per-ground-truth arrays do not match the RLE lists.
 
     Example:
         >>> import numpy as np
@@ -283,6 +287,18 @@ def mask_iou_by_image(
     gt_image, gt_cat = np.asarray(gt_image).reshape(-1), np.asarray(gt_cat).reshape(-1)
     crowd_int = np.asarray(gt_crowd, dtype=bool).astype(np.uint8).reshape(-1)
     n_d, n_g = len(det_image), len(gt_image)
+    for name, arr, n in (
+        ("det_image", det_image, len(det_rles)),
+        ("det_cat", det_cat, len(det_rles)),
+        ("gt_image", gt_image, len(gt_rles)),
+        ("gt_cat", gt_cat, len(gt_rles)),
+        ("gt_crowd", crowd_int, len(gt_rles)),
+    ):
+        if len(arr) != n:
+            raise ValueError(f"{name} must have one entry per RLE ({n}), got {len(arr)}")
+    for name, cols, n in (("det_cols", det_cols, n_d), ("gt_cols", gt_cols, n_g)):
+        if cols is not None and np.shape(cols) != (n, 2):
+            raise ValueError(f"{name} must have shape ({n}, 2), got {np.shape(cols)}")
     empty = np.zeros(0, dtype=np.int64)
     if n_d == 0 or n_g == 0:
         return empty, empty.copy(), np.zeros(0)
