@@ -191,40 +191,59 @@ def _decode_chunk(counts: Sequence, totals: np.ndarray, return_runs: bool):
     # such chains follow each other; they restart at the numbers j = 0, 1, 2 of a string.
     s0, s1 = n_num[:-1], n_num[1:]
     count = s1 - s0
-    is_head = np.zeros(len(x), dtype=bool)
-    for jj in range(3):
-        is_head[s0[count > jj] + jj] = True
-    prefix, neg = [], False
-    for q in (0, 1):
-        half = x[q::2]
-        pre = np.zeros(len(half) + 1, dtype=np.int64)
-        if len(half):
-            rpos = np.flatnonzero(is_head[q::2])
-            csum = np.cumsum(half)
-            base = csum[rpos] - half[rpos]  # chain sum before each restart
-            csum -= np.repeat(base, np.diff(rpos, append=len(half)))  # the runs
-            neg = neg or csum.min() < 0
-            np.cumsum(csum, out=pre[1:])
-            if return_runs:
-                half[:] = csum
-        prefix.append(pre)
-    # per string: sum of the runs of each parity of the global index
-    sums = [prefix[q][(s1 - q + 1) // 2] - prefix[q][(s0 - q + 1) // 2] for q in (0, 1)]
-    total = sums[0] + sums[1]
-    areas = np.where(s0 % 2 == 0, sums[1], sums[0])  # local j odd: global parity of s0 + 1
-    # bounds of the foreground pixels: after the first (background) run, before the last run
-    # if that one is background (zero-length foreground runs only widen the bounds)
     has = count > 0
     lead = np.where(has, x[np.minimum(s0, len(x) - 1)], 0)  # run 0 is stored as is
-    g = np.maximum(s1 - 1, 0)
-    last_run = [
-        prefix[q][np.minimum(g // 2 + 1, len(prefix[q]) - 1)] - prefix[q][g // 2] for q in (0, 1)
-    ]
-    trail = np.where(has & (count % 2 == 1), np.where(g % 2 == 0, last_run[0], last_run[1]), 0)
-    span = np.stack([lead, total - trail - 1], axis=1)
-    if neg:  # some run < 0: find the strings (rare)
+    heads = [s0[count > jj] + jj for jj in range(3)]  # global index of runs 0, 1, 2
+    is_head = np.zeros(len(x), dtype=bool)
+    for h in heads:
+        is_head[h] = True
+    # Within a half, chain k restarts at head r_k: subtracting the previous chain's sum (its
+    # last run) at r_k makes one cumulative sum over the whole half give every run.
+    limit = int(totals.max()) if n else 0
+    runs, seg_sum, seg_pos, bad_runs = [], [], [], False
+    for q in (0, 1):
+        half = x[q::2]
+        if len(half) == 0:
+            runs.append(half)
+            seg_sum.append(np.zeros(0, dtype=np.int64))
+            seg_pos.append(np.zeros(0, dtype=np.int64))
+            continue
+        rpos = np.flatnonzero(is_head[q::2])
+        chain_sum = np.add.reduceat(half, rpos)
+        half[rpos[1:]] -= chain_sum[:-1]  # (rpos[0] == 0: a half starts with a head)
+        r = np.cumsum(half)  # the runs of this half
+        bad_runs = bad_runs or r.min() < 0 or r.max() > limit
+        if return_runs:
+            half[:] = r
+        runs.append(r)
+        # runs in [0, limit]: these sums cannot overflow
+        seg_sum.append(np.add.reduceat(r, rpos))
+        seg_pos.append(rpos)
+
+    def chain_sums(jj):  # sum of the runs of the chain that starts at run jj, per string
+        out = np.zeros(n, dtype=np.int64)
+        h = heads[jj]
         for q in (0, 1):
-            where = np.flatnonzero(np.diff(prefix[q]) < 0) * 2 + q
+            on_q = h % 2 == q
+            if on_q.any():
+                idx = np.searchsorted(seg_pos[q], h[on_q] // 2)
+                out[np.flatnonzero(count > jj)[on_q]] = seg_sum[q][idx]
+        return out
+
+    areas = chain_sums(1)  # odd runs: foreground
+    total = chain_sums(0) + areas + chain_sums(2)
+    # bounds of the foreground pixels: after the first (background) run, before the last run
+    # if that one is background (zero-length foreground runs only widen the bounds)
+    g = np.maximum(s1 - 1, 0)
+    last_run = np.zeros(n, dtype=np.int64)
+    for q in (0, 1):
+        sel = has & (g % 2 == q)
+        last_run[sel] = runs[q][g[sel] // 2]
+    trail = np.where(has & (count % 2 == 1), last_run, 0)
+    span = np.stack([lead, total - trail - 1], axis=1)
+    if bad_runs:  # some run < 0 or > height * width: find the strings (rare)
+        for q in (0, 1):
+            where = np.flatnonzero((runs[q] < 0) | (runs[q] > limit)) * 2 + q
             ok[np.searchsorted(n_num, where, side="right") - 1] = False
     ok &= total == totals
     return ok, areas, span, x, n_num
