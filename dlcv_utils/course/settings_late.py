@@ -31,6 +31,8 @@ class Lesson11(LessonSettings):
     anchors ``base_sizes`` (one per level) x 3 scales per octave x ``aspect_ratios``; focal loss
     ``alpha``, ``gamma``. The ablation trains the same model with ``ablation_gamma`` under the
     same ``train`` setting (an equal budget); its val mAP@0.5 must reach ``ablation_floor``.
+    ``figure_score`` is the score from which the TP/FP/FN figures count a detection (a briefly
+    trained focal-loss detector scores low: its best scores on the CPU run are about 0.45).
     """
 
     data: ShapesData = field(default_factory=lambda: ShapesData(600, 150))
@@ -45,6 +47,7 @@ class Lesson11(LessonSettings):
     gamma: float = 2.0
     ablation_gamma: float = 0.0
     ablation_floor: float = 0.0
+    figure_score: float = 0.5
 
 
 _CPU11 = Lesson11(
@@ -53,8 +56,10 @@ _CPU11 = Lesson11(
     # gamma 2 and the gamma-0 ablation get the same budget: 6 epochs (900 iterations) each;
     # the time cap is only a safety net for a very busy machine
     train=Training(
-        epochs=6, lr=2e-3, warmup_iters=100, grad_clip=10.0, max_train_seconds=900, map50_floor=0.05
+        epochs=6, lr=2e-3, warmup_iters=100, grad_clip=10.0, max_train_seconds=900, map50_floor=0.12
     ),
+    ablation_floor=0.1,  # measured: 0.178 (gamma 2) and 0.165 (gamma 0) on the CPU settings
+    figure_score=0.25,
 )
 
 
@@ -175,6 +180,7 @@ LATE_SETTINGS: dict[str, tuple[LessonSettings, LessonSettings]] = {
             width=32,
             fpn_channels=128,
             head_convs=4,
+            figure_score=0.5,
         ),
     ),
     # lesson 12 entry
