@@ -155,14 +155,17 @@ class Lesson14(LessonSettings):
     the committed CPU figures on every device); ``live_row`` is the benchmark row the lesson
     reruns, on ``live_device`` with that lesson's own settings (one thread: repeatable), and its
     val mAP must equal the file's within ``live_tolerance`` (3 decimals); ``realtime_ms`` is the
-    per-image budget of the real-time question (30 frames per second).
+    per-image budget of the real-time question (30 frames per second). ``pending_rows`` are
+    the families whose rows may still be missing from the file (lessons being written); the
+    lesson names them, and fails on any other missing family. Empty it once every row is in.
     """
 
     results_device: str = "cpu"
-    live_row: str = "ssd"
+    live_row: str = "single_shot"
     live_device: str = "cpu"
     live_tolerance: float = 5e-4
     realtime_ms: float = 1000 / 30
+    pending_rows: tuple[str, ...] = ("retinanet", "efficientdet", "mask_rcnn")
 
 
 _CPU14 = Lesson14(threads=1)
