@@ -43,7 +43,6 @@ class DecodedRLEs(NamedTuple):
 
 
 _CHAR_BITS = (np.arange(256, dtype=np.int64) - 48) & 0x1F  # 5 value bits of a character
-_LAST_CHAR_VALUE = (_CHAR_BITS ^ 0x10) - 0x10  # ... read as a signed 5-bit field
 
 
 def _to_bytes(counts: Sequence) -> tuple[list[bytes], np.ndarray]:
@@ -170,17 +169,30 @@ def _decode_chunk(counts: Sequence, totals: np.ndarray, return_runs: bool):
     n_num[1:] = np.searchsorted(ends, cend)
     # value of a number: 5 bits per character, lowest first; the last character's 5 bits are
     # a two's-complement (sign) field, as ``x |= -1 << 5 * k`` in ``rleFrString``
-    x = _LAST_CHAR_VALUE[buf[ends]]
-    width = np.diff(ends, prepend=-1)  # characters per number
-    multi = np.flatnonzero(width > 1)
-    if len(multi):  # numbers of several characters (a few percent)
-        w_m = width[multi]
+    v = (buf[ends] - np.uint8(48)) & np.uint8(0x1F)
+    x = ((v ^ np.uint8(0x10)).view(np.int8) - np.int8(0x10)).astype(np.int64)
+    # numbers of several characters (a few percent): found from their last character
+    cont = ~end
+    multi_end = np.zeros(len(buf), dtype=bool)
+    np.logical_and(end[1:], cont[:-1], out=multi_end[1:])
+    multi = np.flatnonzero(multi_end[ends])
+    if len(multi):
+        last_m = ends[multi]
+        w_m = np.full(len(multi), 2, dtype=np.int64)
+        going = np.ones(len(multi), dtype=bool)
+        for k in range(2, MAX_RLE_NUMBER_CHARS + 1):  # is character k back a continuation?
+            pos = last_m - k
+            going &= pos >= 0
+            going[going] = cont[pos[going]]
+            if not going.any():
+                break
+            w_m += going
         if w_m.max() > MAX_RLE_NUMBER_CHARS:
             ok[np.searchsorted(n_num, multi[w_m > MAX_RLE_NUMBER_CHARS], side="right") - 1] = False
             w_m = np.minimum(w_m, MAX_RLE_NUMBER_CHARS)
         order = np.argsort(-w_m, kind="stable")
-        multi, w_m = multi[order], w_m[order]
-        first = ends[multi] - w_m + 1
+        multi, w_m, last_m = multi[order], w_m[order], last_m[order]
+        first = last_m - w_m + 1
         x_m = x[multi] << (5 * (w_m - 1))
         n_ge = np.searchsorted(-w_m, -np.arange(2, int(w_m[0]) + 1), side="right")
         for k, m in enumerate(n_ge.tolist()):  # character k of the numbers wider than k + 1
