@@ -85,6 +85,21 @@ def git_commit() -> str:
         return "unknown"
 
 
+def git_dirty() -> bool | None:
+    """Whether tracked files differ from the commit (the row's code may not be the commit's)."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return bool(out.stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def cpu_name() -> str:
     """The CPU model from ``/proc/cpuinfo`` (Linux), else :func:`platform.processor`."""
     try:
@@ -130,6 +145,7 @@ def record(name: str, row: dict, device: str, date: str, commit: str, load_befor
     run = {
         "date": date,
         "commit": commit,
+        "dirty": git_dirty(),
         "load_before": load_before,
         "load_after": load_average(),
         "threads": torch.get_num_threads(),

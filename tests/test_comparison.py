@@ -293,7 +293,8 @@ def test_bench_script_writes_and_merges(tmp_path, monkeypatch, capsys):
     assert list(results["rows"]) == ["rcnn", "ssd"]
     ssd = results["rows"]["ssd"]
     assert (ssd["family"], ssd["lesson"], ssd["map50"]) == ("SSD", "08", 0.4)
-    assert set(ssd["run"]) >= {"date", "commit", "load_before", "load_after", "threads"}
+    assert set(ssd["run"]) >= {"date", "commit", "dirty", "load_before", "load_after", "threads"}
+    assert ssd["run"]["dirty"] in (True, False, None)
     assert set(results["settings"]) == {"04", "08"}
     assert results["settings"]["08"]["train"]["epochs"] >= 1  # dataclasses.asdict of Lesson08
     assert {"platform", "cpu", "torch", "torch_threads"} <= set(results["device"])

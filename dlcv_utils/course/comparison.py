@@ -10,7 +10,7 @@
                               "map": ..., "ap_small": ..., "ap_medium": ..., "ap_large": ...,
                               "params": ..., "infer_ms": ..., "train_s": ..., "iterations": ...,
                               "stop_reason": ..., "on_pace": ...,
-                              "run": {"date", "commit", "load_before", "load_after", ...}},
+                              "run": {"date", "commit", "dirty", "load_before", ...}},
               ...}}
 
 ``--only NAME`` reruns merge into the file (:func:`merge_results`): the named rows are replaced,
@@ -337,21 +337,22 @@ def format_table(results: Mapping[str, Any], names: Iterable[str] | None = None)
         ...        "ap_small": -1.0, "ap_medium": 0.3, "ap_large": 0.25, "params": 12345,
         ...        "infer_ms": 2.54, "train_s": 61.2, "iterations": 750, "stop_reason": None}
         >>> print(format_table({"rows": {"ssd": row}}))
-        lesson  family                     mAP@.5  mAP  AP_S  AP_M  AP_L  params  ms/img  train s
-            08  SSD                         0.400 0.200    -  0.300 0.250   0.01M     2.5       61
+        lesson family                    mAP@.5    mAP   AP_S   AP_M   AP_L  params  ms/img train s
+            08 SSD                        0.400  0.200      -  0.300  0.250   0.01M     2.5      61
     """
 
     def ap(v: float) -> str:
-        return "    -" if v < 0 else f"{v:.3f}"
+        return f"{'-':>6}" if v < 0 else f"{v:6.3f}"
 
+    head = ("mAP@.5", "mAP", "AP_S", "AP_M", "AP_L")
     lines = [
-        "lesson  family                     mAP@.5  mAP  AP_S  AP_M  AP_L  params  ms/img  train s"
+        f"lesson {'family':25s} " + " ".join(f"{h:>6}" for h in head) + "  params  ms/img train s"
     ]
     for r in table_rows(results, names):
+        aps = " ".join(ap(r[k]) for k in ("map50", "map", "ap_small", "ap_medium", "ap_large"))
         lines.append(
-            f"{r['lesson']:>6}  {r['family'][:25]:25s}  {r['map50']:.3f} {r['map']:.3f}"
-            f"{ap(r['ap_small']):>6} {ap(r['ap_medium'])} {ap(r['ap_large'])} "
-            f"{r['params'] / 1e6:6.2f}M {r['infer_ms']:7.1f} {r['train_s']:8.0f}"
+            f"{r['lesson']:>6} {r['family'][:25]:25s} {aps} {r['params'] / 1e6:6.2f}M "
+            f"{r['infer_ms']:7.1f} {r['train_s']:7.0f}"
         )
     return "\n".join(lines)
 
