@@ -190,13 +190,13 @@ def _decode_chunk(counts: Sequence, totals: np.ndarray, return_runs: bool):
         if w_m.max() > MAX_RLE_NUMBER_CHARS:
             ok[np.searchsorted(n_num, multi[w_m > MAX_RLE_NUMBER_CHARS], side="right") - 1] = False
             w_m = np.minimum(w_m, MAX_RLE_NUMBER_CHARS)
-        order = np.argsort(-w_m, kind="stable")
-        multi, w_m, last_m = multi[order], w_m[order], last_m[order]
         first = last_m - w_m + 1
-        x_m = x[multi] << (5 * (w_m - 1))
-        n_ge = np.searchsorted(-w_m, -np.arange(2, int(w_m[0]) + 1), side="right")
-        for k, m in enumerate(n_ge.tolist()):  # character k of the numbers wider than k + 1
-            x_m[:m] += _CHAR_BITS[buf[first[:m] + k]] << (5 * k)
+        x_m = (x[multi] << (5 * (w_m - 1))) + _CHAR_BITS[buf[first]]
+        for k in range(1, MAX_RLE_NUMBER_CHARS - 1):  # character k of numbers wider than k + 1
+            sel = np.flatnonzero(w_m > k + 1)
+            if len(sel) == 0:
+                break
+            x_m[sel] += _CHAR_BITS[buf[first[sel] + k]] << (5 * k)
         x[multi] = x_m
     # run j > 2 is stored as run j minus run j - 2: a running sum along the chains j = 1, 3,
     # 5, ... and j = 2, 4, 6, ... of each string. In each half x[q::2] of the flat array
@@ -205,45 +205,32 @@ def _decode_chunk(counts: Sequence, totals: np.ndarray, return_runs: bool):
     count = s1 - s0
     has = count > 0
     lead = np.where(has, x[np.minimum(s0, len(x) - 1)], 0)  # run 0 is stored as is
-    heads = [s0[count > jj] + jj for jj in range(3)]  # global index of runs 0, 1, 2
-    is_head = np.zeros(len(x), dtype=bool)
-    for h in heads:
-        is_head[h] = True
+    heads = np.sort(np.concatenate([s0[count > jj] + jj for jj in range(3)]))  # runs 0, 1, 2
     # Within a half, chain k restarts at head r_k: subtracting the previous chain's sum (its
     # last run) at r_k makes one cumulative sum over the whole half give every run.
     limit = int(totals.max()) if n else 0
-    runs, seg_sum, seg_pos, bad_runs = [], [], [], False
+    runs, sums, bad_runs = [], [], False
     for q in (0, 1):
         half = x[q::2]
-        if len(half) == 0:
-            runs.append(half)
-            seg_sum.append(np.zeros(0, dtype=np.int64))
-            seg_pos.append(np.zeros(0, dtype=np.int64))
-            continue
-        rpos = np.flatnonzero(is_head[q::2])
-        chain_sum = np.add.reduceat(half, rpos)
-        half[rpos[1:]] -= chain_sum[:-1]  # (rpos[0] == 0: a half starts with a head)
-        r = np.cumsum(half)  # the runs of this half
-        bad_runs = bad_runs or r.min() < 0 or r.max() > limit
-        if return_runs:
-            half[:] = r
+        r = half
+        if len(half):
+            rpos = heads[heads % 2 == q] // 2  # rpos[0] == 0: a half starts with a head
+            chain_sum = np.add.reduceat(half, rpos)
+            half[rpos[1:]] -= chain_sum[:-1]
+            r = np.cumsum(half)  # the runs of this half
+            bad_runs = bad_runs or r.min() < 0 or r.max() > limit
+            if return_runs:
+                half[:] = r
         runs.append(r)
-        # runs in [0, limit]: these sums cannot overflow
-        seg_sum.append(np.add.reduceat(r, rpos))
-        seg_pos.append(rpos)
-
-    def chain_sums(jj):  # sum of the runs of the chain that starts at run jj, per string
-        out = np.zeros(n, dtype=np.int64)
-        h = heads[jj]
-        for q in (0, 1):
-            on_q = h % 2 == q
-            if on_q.any():
-                idx = np.searchsorted(seg_pos[q], h[on_q] // 2)
-                out[np.flatnonzero(count > jj)[on_q]] = seg_sum[q][idx]
-        return out
-
-    areas = chain_sums(1)  # odd runs: foreground
-    total = chain_sums(0) + areas + chain_sums(2)
+        # per string: the sum of its runs in this half (runs in [0, limit] cannot overflow)
+        lo, hi = (s0 - q + 1) // 2, (s1 - q + 1) // 2
+        some = hi > lo
+        total_q = np.zeros(n, dtype=np.int64)
+        if some.any():
+            total_q[some] = np.add.reduceat(r, lo[some])
+        sums.append(total_q)
+    total = sums[0] + sums[1]
+    areas = np.where(s0 % 2 == 0, sums[1], sums[0])  # local j odd: global parity of s0 + 1
     # bounds of the foreground pixels: after the first (background) run, before the last run
     # if that one is background (zero-length foreground runs only widen the bounds)
     g = np.maximum(s1 - 1, 0)
