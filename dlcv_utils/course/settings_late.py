@@ -134,15 +134,17 @@ _CPU13 = Lesson13(
     threads=1,
     data=ShapesData(n_train=500, n_val=100, batch_size=4, val_batch_size=8, hflip=True),
     # lesson 05's stride-4 tiny backbone: on a CPU it learns the shapes far faster than the
-    # tiny CNN + FPN (measured: box mAP@0.5 0.56 after 600 iterations vs 0.10 after 300);
-    # 8 epochs = 1000 iterations; the time cap is only a safety net (nbval's cell limit is 600 s)
+    # tiny CNN + FPN (measured, box / mask mAP@0.5: tiny 0.56 / 0.55 after 600 iterations,
+    # CNN + FPN 0.10 / 0.09 after 297); 8 epochs = 1000 iterations; the time cap is only a
+    # safety net (nbval's cell limit is 600 s)
     backbone="tiny",
     levels=1,
     anchor_sizes=((16, 32, 64),),
     train=Training(
-        epochs=8, lr=2e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=480, map50_floor=0.45
+        epochs=8, lr=2e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=480, map50_floor=0.6
     ),
-    mask_map50_floor=0.45,
+    # measured (1000 iterations, one thread): box mAP@0.5 0.723, mask mAP@0.5 0.702
+    mask_map50_floor=0.6,
 )
 
 
