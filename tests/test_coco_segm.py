@@ -478,3 +478,34 @@ def test_mask_iou_by_image_checks_its_arrays():
         mask_iou_by_image(
             [rle], one, one, [rle], one, one, np.array([False]), 0.5, np.zeros((1, 2)), one
         )
+
+
+def test_polygons_on_images_of_different_sizes():
+    # plain single polygons are converted per image size: each must use its own image's size
+    rng = np.random.default_rng(7)
+    sizes = [(18, 25), (30, 20), (18, 25), (9, 40)]
+    images = [{"id": i + 1, "height": h, "width": w} for i, (h, w) in enumerate(sizes)]
+    anns, dets = [], []
+    for im in images:
+        h, w = im["height"], im["width"]
+        for _ in range(3):
+            x0, y0 = int(rng.integers(-2, w - 3)), int(rng.integers(-2, h - 3))
+            x1, y1 = x0 + int(rng.integers(3, w)), y0 + int(rng.integers(3, h))  # may leave
+            poly = [x0, y0, x1, y0, x1, y1, x0, y1]
+            rle = mask_utils.frPyObjects([poly], h, w)[0]
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": im["id"],
+                    "category_id": 1,
+                    "segmentation": [poly],
+                    "area": float(mask_utils.area(rle)),
+                    "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                    "iscrowd": 0,
+                }
+            )
+            m = mask_utils.decode(rle).astype(bool)
+            m ^= rng.random(m.shape) < 0.08
+            d = {"image_id": im["id"], "category_id": 1, "segmentation": rle_of(m)}
+            dets.append(d | {"score": float(rng.random())})
+    assert_identical({"images": images, "annotations": anns, "categories": [{"id": 1}]}, dets)
