@@ -118,18 +118,21 @@ def decode_rle_counts(
     areas = np.zeros(n, dtype=np.int64)
     span = np.zeros((n, 2), dtype=np.int64)
     run_parts, n_runs = [], np.zeros(n, dtype=np.int64)
-    try:
+    parts, bytes_ok = _to_bytes(counts)  # one joined string when all are ASCII str
+    if len(parts) == 1 and n != 1:
         lens = np.fromiter(map(len, counts), dtype=np.int64, count=n)
-    except TypeError:  # not a string: refused in its chunk
-        lens = np.array([len(c) if isinstance(c, (str, bytes)) else 0 for c in counts])
+    else:
+        lens = np.fromiter(map(len, parts), dtype=np.int64, count=n)
+    joined = parts[0] if len(parts) == 1 else b"".join(parts)
     cum = np.cumsum(lens)
     i0 = 0
     while i0 < n:
         # at least one string per chunk
-        i1 = max(i0 + 1, int(np.searchsorted(cum, (cum[i0 - 1] if i0 else 0) + chunk_chars)))
-        i1 = min(i1, n)
+        c0 = int(cum[i0 - 1]) if i0 else 0
+        i1 = min(max(i0 + 1, int(np.searchsorted(cum, c0 + chunk_chars))), n)
+        buf = np.frombuffer(joined, dtype=np.uint8, count=int(cum[i1 - 1]) - c0, offset=c0)
         ok_c, area_c, span_c, runs_c, off_c = _decode_chunk(
-            counts[i0:i1], totals[i0:i1], return_runs
+            buf, lens[i0:i1], bytes_ok[i0:i1].copy(), totals[i0:i1], return_runs
         )
         ok[i0:i1], areas[i0:i1], span[i0:i1] = ok_c, area_c, span_c
         if return_runs:
@@ -144,11 +147,9 @@ def decode_rle_counts(
     return DecodedRLEs(ok, areas, span, runs, offsets)
 
 
-def _decode_chunk(counts: Sequence, totals: np.ndarray, return_runs: bool):
-    n = len(counts)
-    parts, ok = _to_bytes(counts)
-    lens = np.fromiter(map(len, parts if len(parts) == n else counts), dtype=np.int64, count=n)
-    buf = np.frombuffer(b"".join(parts), dtype=np.uint8)
+def _decode_chunk(buf, lens, ok, totals, return_runs: bool):
+    """Decode the strings ``buf`` (their lengths ``lens``) of one chunk; ``ok`` is updated."""
+    n = len(lens)
     cend = np.cumsum(lens)
     if len(buf) == 0:
         e = np.zeros(n, dtype=np.int64)
