@@ -215,37 +215,50 @@ def naive_iou(d: np.ndarray, g: np.ndarray, crowd: bool) -> float:
     return inter / union if inter else 0.0
 
 
-@pytest.mark.parametrize("prune", [False, True])
+@pytest.mark.parametrize("prune", ["none", "columns", "areas", "both"])
 def test_mask_iou_by_image_equals_pycocotools_and_naive(prune):
     rng = np.random.default_rng(5)
     h, w = 16, 21
-    d_masks = [blob(rng, h, w) for _ in range(40)]
+    d_masks = [blob(rng, h, w) for _ in range(60)]
     g_masks = [blob(rng, h, w) for _ in range(12)]
-    d_img, d_cat = rng.integers(0, 3, 40), rng.integers(0, 2, 40)
+    d_masks += [g_masks[i % 12] ^ (rng.random((h, w)) < 0.1) for i in range(30)]  # near copies
+    n_d = len(d_masks)
+    d_img, d_cat = rng.integers(0, 3, n_d), rng.integers(0, 2, n_d)
     g_img, g_cat = rng.integers(0, 3, 12), rng.integers(0, 2, 12)
+    d_img[60:], d_cat[60:] = g_img[np.arange(30) % 12], g_cat[np.arange(30) % 12]
     crowd = rng.random(12) < 0.3
     d_rles, g_rles = [rle_of(m) for m in d_masks], [rle_of(m) for m in g_masks]
 
-    def cols(rles):
-        dec = decode_rle_counts([r["counts"] for r in rles], [h * w] * len(rles))
-        return dec.span // h
+    def decoded(rles):
+        return decode_rle_counts([r["counts"] for r in rles], [h * w] * len(rles))
 
-    kw = {"det_cols": cols(d_rles), "gt_cols": cols(g_rles)} if prune else {}
+    kw, min_iou = {}, 0.0
+    if prune in ("columns", "both"):
+        kw.update(det_cols=decoded(d_rles).span // h, gt_cols=decoded(g_rles).span // h)
+    if prune in ("areas", "both"):
+        kw.update(det_area=decoded(d_rles).areas, gt_area=decoded(g_rles).areas)
+    if prune != "none":
+        min_iou = 0.5
     di, gi, iou = mask_iou_by_image(
-        d_rles, d_img, d_cat, g_rles, g_img, g_cat, crowd, min_iou=0.0 if not prune else 1e-12, **kw
+        d_rles, d_img, d_cat, g_rles, g_img, g_cat, crowd, min_iou=min_iou, **kw
     )
     got = {(int(a), int(b)): v for a, b, v in zip(di, gi, iou)}
+    assert len(got) == len(di)
     ref = mask_utils.iou(d_rles, g_rles, crowd.astype(np.uint8).tolist())
-    for a in range(40):
+    n_kept = 0
+    for a in range(n_d):
         for b in range(12):
             if d_img[a] != g_img[b] or d_cat[a] != g_cat[b]:
                 assert (a, b) not in got
                 continue
             expected = naive_iou(d_masks[a], g_masks[b], bool(crowd[b]))
             assert ref[a, b] == expected  # the C code divides the same integers
-            if prune and expected == 0:
-                continue  # pruned pairs have IoU exactly 0
-            assert got[(a, b)] == expected
+            if expected >= min_iou:
+                assert got[(a, b)] == expected
+                n_kept += expected >= 0.5
+            else:
+                assert (a, b) not in got
+    assert n_kept >= 10  # the near copies match
 
 
 # ----------------------------------------------------------------------------- coco_evaluate

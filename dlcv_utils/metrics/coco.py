@@ -45,7 +45,8 @@ positives before a true positive are "in-range detections minus matched in-range
 For ``iou_type="segm"`` (taught in lesson 13) the mask IoUs are pycocotools' own: one
 ``pycocotools.mask.iou`` call per image (:func:`dlcv_utils.metrics.mask_iou.mask_iou_by_image`)
 on the masks that share an image, a category and at least one image column with a mask of the
-other side (any other pair has IoU exactly 0). The C code divides the integer intersection by
+other side (any other pair has IoU exactly 0), leaving out pairs whose mask areas alone bound
+the IoU below 0.5 (``min / max`` of the areas; ``gt / det`` area for a crowd region). The C code divides the integer intersection by
 the integer union (by the detection's area for a crowd region) in double precision, so the
 values are bit for bit those of ``COCOeval.computeIoU``. Every mask is checked before it reaches
 the C code (which hangs or crashes on run lengths that do not add up to ``height * width``):
@@ -290,6 +291,10 @@ def _parse_gt(coco_gt: dict, iou_type: str) -> dict[str, Any]:
         cols = np.stack([np.zeros(len(anns), dtype=np.int64), g_hw[:, 1] - 1], axis=1)
         cols[dec.ok] = dec.span[dec.ok] // g_hw[dec.ok, :1]
         out["cols"] = cols
+        mask_area = dec.areas.astype(np.float64)
+        for i in np.flatnonzero(~dec.ok).tolist():
+            mask_area[i] = float(mask_utils.area(rles[i]))
+        out["mask_area"] = mask_area
     return out
 
 
@@ -413,6 +418,7 @@ def _parse_dt(dets: list, gt: dict[str, Any], iou_type: str) -> dict[str, Any]:
         out["area"] = box[:, 2] * box[:, 3]
     else:
         out["rle"], mask_area, out["cols"] = _parse_dt_masks(dets, d_img, gt)
+        out["mask_area"] = mask_area
         if dets and "bbox" in dets[0] and dets[0]["bbox"] != []:
             box = _bbox_array(_field(dets, "bbox", where), f"{where} bbox")
             out["area"] = box[:, 2] * box[:, 3]  # pycocotools' loadRes takes the bbox branch
@@ -572,6 +578,8 @@ def _candidate_pairs_segm(dt, gt, thr):
         min_iou=thr,
         det_cols=dt["cols"],
         gt_cols=gt["cols"],
+        det_area=dt["mask_area"],
+        gt_area=gt["mask_area"],
     )
     order = np.lexsort((pg, pd))
     return pd[order], pg[order], piou[order]
@@ -849,6 +857,7 @@ def coco_evaluate(coco_gt, detections, iou_type: str = "bbox") -> dict[str, Any]
         "order": g_order,
         "rle": gt.get("rle"),
         "cols": gt["cols"][g_order] if "cols" in gt else None,
+        "mask_area": gt["mask_area"][g_order] if "mask_area" in gt else None,
     }
 
     # detections: sorted by (category, image, -score) stably, cut to maxDets[-1] per group
@@ -874,6 +883,7 @@ def coco_evaluate(coco_gt, detections, iou_type: str = "bbox") -> dict[str, Any]
         "order": d_order,
         "rle": dt.get("rle"),
         "cols": dt["cols"][d_order] if "cols" in dt else None,
+        "mask_area": dt["mask_area"][d_order] if "mask_area" in dt else None,
     }
     if iou_type == "bbox":
         ds["box"] = dt["box"][d_order]

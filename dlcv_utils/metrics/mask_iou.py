@@ -12,7 +12,8 @@ character of a number, and run ``j > 2`` stored as the difference to run ``j - 2
 
 :func:`mask_iou_by_image` then computes the IoU of every (detection, ground truth) pair of the
 same image and category with one ``pycocotools.mask.iou`` call per image, leaving out masks that
-share no image column with a mask of the other side (their IoU is exactly 0). The C code skips
+share no image column with a mask of the other side (their IoU is exactly 0) and, optionally,
+pairs whose areas alone bound the IoU below the threshold of interest. The C code skips
 the pairs whose boxes (from the RLE, not from a ``bbox`` field) do not overlap, and divides the
 integer intersection by the integer union (by the detection's area for a crowd region) in
 double precision: the values are bit for bit those that ``COCOeval.computeIoU`` gets.
@@ -260,6 +261,8 @@ def mask_iou_by_image(
     min_iou: float = 0.0,
     det_cols: np.ndarray | None = None,
     gt_cols: np.ndarray | None = None,
+    det_area: np.ndarray | None = None,
+    gt_area: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IoU of the (detection, ground truth) mask pairs of the same image and category.
 
@@ -280,6 +283,10 @@ def mask_iou_by_image(
             ``min_iou > 0``, masks that share no column with a mask of the other side (same
             image and category) are not sent to pycocotools: their IoU is exactly 0.
         gt_cols: optional ``[G, 2]``, the same for the ground truths.
+        det_area: optional ``[N]`` mask areas (pixels). With ``gt_area`` and ``min_iou > 0``,
+            pairs whose areas alone bound the IoU below ``min_iou`` are left out too:
+            ``IoU <= min(a_d, a_g) / max(a_d, a_g)``, and ``<= a_g / a_d`` for a crowd region.
+        gt_area: optional ``[G]`` mask areas of the ground truths.
 
     Returns:
         ``(d, g, iou)``: detection indices ``int64[P]``, ground-truth indices ``int64[P]`` and
@@ -315,9 +322,14 @@ def mask_iou_by_image(
     ):
         if len(arr) != n:
             raise ValueError(f"{name} must have one entry per RLE ({n}), got {len(arr)}")
-    for name, cols, n in (("det_cols", det_cols, n_d), ("gt_cols", gt_cols, n_g)):
-        if cols is not None and np.shape(cols) != (n, 2):
-            raise ValueError(f"{name} must have shape ({n}, 2), got {np.shape(cols)}")
+    for name, cols, shape in (
+        ("det_cols", det_cols, (n_d, 2)),
+        ("gt_cols", gt_cols, (n_g, 2)),
+        ("det_area", det_area, (n_d,)),
+        ("gt_area", gt_area, (n_g,)),
+    ):
+        if cols is not None and np.shape(cols) != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {np.shape(cols)}")
     empty = np.zeros(0, dtype=np.int64)
     if n_d == 0 or n_g == 0:
         return empty, empty.copy(), np.zeros(0)
@@ -336,6 +348,15 @@ def mask_iou_by_image(
         dc, gc = np.asarray(det_cols)[pd], np.asarray(gt_cols)[pg]
         overlap = (dc[:, 0] <= gc[:, 1]) & (gc[:, 0] <= dc[:, 1])
         pd, pg = pd[overlap], pg[overlap]
+    if det_area is not None and gt_area is not None and min_iou > 0:
+        a_d = np.asarray(det_area, dtype=np.float64)[pd]
+        a_g = np.asarray(gt_area, dtype=np.float64)[pg]
+        hi = np.where(crowd_int[pg] == 1, a_d, np.maximum(a_d, a_g))
+        lo = np.minimum(a_d, a_g)
+        bound = np.zeros(len(pd))
+        np.divide(lo, hi, out=bound, where=hi > 0)
+        # (the C code's i / u cannot exceed lo / hi, and both round the same way)
+        pd, pg = pd[bound >= min_iou], pg[bound >= min_iou]
     if len(pd) == 0:
         return empty, empty.copy(), np.zeros(0)
     # one pycocotools call per image, on the detections and ground truths of its pairs
