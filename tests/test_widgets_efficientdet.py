@@ -58,6 +58,9 @@ def test_fusion_weights_plot():
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels == ["td P4", "td P3", "out P4", "out P5"]
     assert len(ax.patches) == 2 + 2 + 3 + 2
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["same", "td", "below"]
+    assert len({tuple(h.get_facecolor()) for h in legend.legend_handles}) == 3
     with pytest.raises(ValueError, match="= 4 nodes, got 1"):
         plot_fusion_weights([[1.0]], ["P3", "P4", "P5"])
     plt.close("all")

@@ -99,7 +99,7 @@ _CPU12 = Lesson12(
     train=Training(
         epochs=4, lr=6e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=600, map50_floor=0.15
     ),
-    config_map50_floor=0.05,
+    config_map50_floor=0.1,
 )
 
 

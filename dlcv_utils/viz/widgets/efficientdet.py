@@ -165,10 +165,11 @@ def plot_fusion_weights(weights: Sequence[Sequence], level_names: Sequence[str],
             kinds = ["same", "below"]
         for j, (value, kind) in enumerate(zip(w, kinds)):
             ax.bar(k + (j - (len(w) - 1) / 2) * 0.25, value, width=0.25, color=colours[kind])
-    for kind, colour in colours.items():
-        ax.bar([], [], color=colour, label=kind)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colour, label=kind) for kind, colour in colours.items()]
     ax.set_xticks(range(len(weights)), labels)
     ax.set_ylim(0, 1)
     ax.set_ylabel("normalised weight")
-    ax.legend(fontsize=8, ncol=3, loc="upper right")
+    ax.legend(handles=handles, fontsize=8, ncol=3, loc="upper right")
     return ax
