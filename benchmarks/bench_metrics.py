@@ -19,6 +19,7 @@ Usage::
 
     python benchmarks/bench_metrics.py                      # bbox (5,000 images) and segm
     python benchmarks/bench_metrics.py --iou-type segm      # masks only
+    python benchmarks/bench_metrics.py --iou-type segm --repeat 3  # busy machine: best of 3
     python benchmarks/bench_metrics.py --images 500 --segm-images 200  # quick run
 """
 
@@ -322,10 +323,13 @@ def run_tool(tool: str, gt_path: str, dt_path: str, iou_type: str = "bbox") -> d
     }
 
 
-def run_table(kind: str, gt: dict, dets: list, tools: list[str]) -> bool:
+def run_table(kind: str, gt: dict, dets: list, tools: list[str], repeat: int = 1) -> bool:
     """Time every tool on one evaluation (``kind`` = ``"bbox"`` or ``"segm"``); print a table.
 
-    Returns True when every tool's 12 numbers are bit-identical to the reference's.
+    With ``repeat > 1`` every tool runs that many times (fresh processes, tools interleaved)
+    and the table shows each tool's fastest run (total and CPU time separately).
+
+    Returns True when ``coco_evaluate``'s 12 numbers are bit-identical to the reference's.
     """
     n_crowd = sum(a["iscrowd"] for a in gt["annotations"])
     print(
@@ -333,7 +337,6 @@ def run_table(kind: str, gt: dict, dets: list, tools: list[str]) -> bool:
         f"{len(gt['annotations'])} ground truths ({n_crowd} crowd), {len(dets)} detections"
     )
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         gt_path = os.path.join(tmp, "gt.json")
         dt_path = os.path.join(tmp, "dt.json")
@@ -342,20 +345,30 @@ def run_table(kind: str, gt: dict, dets: list, tools: list[str]) -> bool:
         with open(dt_path, "w") as f:
             json.dump(dets, f)
         del gt, dets
-        for tool in tools:
-            if tool == "faster-coco-eval":
-                try:
-                    import faster_coco_eval  # noqa: F401
-                except ImportError:
-                    print("faster-coco-eval not installed, skipped")
+        if "faster-coco-eval" in tools:
+            try:
+                import faster_coco_eval  # noqa: F401
+            except ImportError:
+                print("faster-coco-eval not installed, skipped")
+                tools = [t for t in tools if t != "faster-coco-eval"]
+        best: dict[str, dict] = {}
+        for _ in range(max(repeat, 1)):
+            for tool in tools:
+                cmd = [sys.executable, __file__, "--run-tool", tool, "--gt", gt_path]
+                cmd += ["--dt", dt_path, "--iou-type", kind]
+                out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                if out.returncode != 0:
+                    print(f"{tool} failed:\n{out.stderr[-2000:]}")
                     continue
-            cmd = [sys.executable, __file__, "--run-tool", tool, "--gt", gt_path, "--dt", dt_path]
-            cmd += ["--iou-type", kind]
-            out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            if out.returncode != 0:
-                print(f"{tool} failed:\n{out.stderr[-2000:]}")
-                continue
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                if tool not in best:
+                    best[tool] = r
+                else:
+                    for key in ("total_s", "cpu_s", "eval_acc_s"):
+                        best[tool][key] = min(best[tool][key], r[key])
+                    if r["stats"] != best[tool]["stats"]:
+                        raise RuntimeError(f"{tool} gave different numbers on a rerun")
+        rows = [best[t] for t in tools if t in best]
     if not rows:
         return False
     ref = next((r for r in rows if r["tool"] == "pycocotools"), rows[0])
@@ -369,14 +382,16 @@ def run_table(kind: str, gt: dict, dets: list, tools: list[str]) -> bool:
     for r in rows:
         diff = max(abs(a - b) for a, b in zip(r["stats"], ref["stats"]))
         identical = r["stats"] == ref["stats"]
-        identical_all &= identical
+        if r["tool"] == "dlcv_utils":
+            identical_all &= identical
         print(
             f"{r['tool']:<18}{r['total_s']:>9.2f}{r['cpu_s']:>8.2f}{r['eval_acc_s']:>12.2f}"
             f"{ref['total_s'] / r['total_s']:>9.1f}x{r['peak_mb']:>9.0f}"
             f"{r['tool_peak_mb'] - r['base_mb']:>15.0f}{diff:>15.1e}"
             f"{'yes' if identical else 'NO':>11}"
         )
-    print(f"speed-up: total time relative to {ref['tool']}")
+    runs = f"fastest of {repeat} runs" if repeat > 1 else "one run"
+    print(f"speed-up: total time relative to {ref['tool']} ({runs} per tool)")
     print("stats (" + ref["tool"] + "): " + " ".join(f"{s:.4f}" for s in ref["stats"]))
     return identical_all
 
@@ -400,9 +415,12 @@ def main(argv=None) -> int:
         "--tools", default="pycocotools,faster-coco-eval,dlcv_utils", help="comma-separated"
     )
     parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per tool, the fastest is shown (1)"
+    )
+    parser.add_argument(
         "--require-identical",
         action="store_true",
-        help="exit with status 1 unless every tool gives pycocotools' 12 numbers bit for bit",
+        help="exit with status 1 unless coco_evaluate gives pycocotools' 12 numbers bit for bit",
     )
     parser.add_argument("--run-tool", help=argparse.SUPPRESS)
     parser.add_argument("--gt", help=argparse.SUPPRESS)
@@ -416,11 +434,11 @@ def main(argv=None) -> int:
     identical = True
     if args.iou_type in ("bbox", "all"):
         gt, dets = make_dataset(args.images, args.classes, args.dets, args.seed)
-        identical &= run_table("bbox", gt, dets, tools)
+        identical &= run_table("bbox", gt, dets, tools, args.repeat)
         del gt, dets
     if args.iou_type in ("segm", "all"):
         gt, dets = make_segm_dataset(args.segm_images, args.classes, args.dets, args.seed)
-        identical &= run_table("segm", gt, dets, tools)
+        identical &= run_table("segm", gt, dets, tools, args.repeat)
     print(
         "total s: from the parsed JSON to the 12 numbers (pycocotools/faster-coco-eval: index,"
         " loadRes, evaluate, accumulate, summarize); cpu s: the process's CPU time over the"
