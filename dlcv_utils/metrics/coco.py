@@ -382,12 +382,27 @@ def _plain_polygons(segm: list, h: int, w: int) -> bool:
     return True
 
 
+def _plain_uncompressed(segm: dict, h: int, w: int) -> bool:
+    """Fast path of ``check_segmentation`` for an uncompressed RLE of plain ``int`` runs."""
+    size, counts = segm.get("size"), segm.get("counts")
+    if type(size) is not list or len(size) != 2 or [type(v) for v in size] != [int, int]:
+        return False
+    if size != [h, w] or type(counts) is not list or not counts:
+        return False
+    if set(map(type, counts)) != {int}:
+        return False
+    return min(counts) >= 0 and sum(counts) == h * w
+
+
 def _to_rle(segm, h, w, mask_utils):
     # pycocotools crashes the interpreter, or runs out of memory, on NaN/huge polygon
     # coordinates and on RLE counts that do not add up to h * w: check first
     from dlcv_utils.datasets.masks import check_segmentation
 
-    if not (type(segm) is list and _plain_polygons(segm, h, w)):
+    if not (
+        (type(segm) is list and _plain_polygons(segm, h, w))
+        or (type(segm) is dict and _plain_uncompressed(segm, h, w))
+    ):
         check_segmentation(segm, h, w, "segmentation")
     if isinstance(segm, list):
         return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
