@@ -287,5 +287,11 @@ def test_recipe_builds_the_lesson_model():
         default_box_scales(cfg.levels, cfg.s_min, cfg.s_max)
     )
     assert model.head.classification_head.num_columns == len(CLASS_NAMES)
+    assert model.backbone.first_stride == cfg.first_stride
+    side = cfg.data.image_size
+    feats = model.backbone(torch.zeros(1, 3, side, side))
+    assert [f.shape[-1] for f in feats.values()] == [
+        side // (cfg.first_stride * 2**k) for k in range(cfg.levels)
+    ]
     assert BENCHMARKS["ssd"][0] == "08"
     assert 0 < cfg.train.map50_floor <= 1

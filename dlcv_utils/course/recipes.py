@@ -392,6 +392,7 @@ def build_ssd_model(cfg: Lesson08) -> nn.Module:
         s_min=cfg.s_min,
         s_max=cfg.s_max,
         aspect_ratios=[list(cfg.aspect_ratios)] * cfg.levels,
+        first_stride=cfg.first_stride,
     )
 
 
@@ -505,11 +506,10 @@ def _bench_lesson07(device, progress: bool) -> dict[str, Any]:
 def _bench_lesson08(device, progress: bool) -> dict[str, Any]:
     dev, cfg = lesson_setup("08", device)
     train, val = shapes_loaders(cfg.data, seed=cfg.seed)
-    model = build_ssd_model(cfg)
     result = train_and_evaluate(
-        model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
+        build_ssd_model(cfg), train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
     )
-    return _row(f"SSD ({cfg.levels} levels, width {cfg.width}, {cfg.data.image_size}px)", result)
+    return _row(f"SSD ({cfg.levels} levels, width {cfg.width}, stride {cfg.first_stride}+)", result)
 
 
 def _bench_lesson10(device, progress: bool) -> dict[str, Any]:

@@ -155,16 +155,18 @@ class Lesson07(LessonSettings):
 class Lesson08(LessonSettings):
     """Lesson 08: SSD (torchvision's ``SSD``) on a tiny multi-scale backbone, from scratch.
 
-    ``levels`` feature maps (strides 8, 16, ...) with default-box scales from ``s_min`` to
-    ``s_max`` (fractions of the image side) and extra ratios ``aspect_ratios`` on every level.
+    ``levels`` feature maps (strides ``first_stride``, x2, x4, ...) with default-box scales
+    from ``s_min`` to ``s_max`` (fractions of the image side) and extra ratios
+    ``aspect_ratios`` on every level.
     """
 
     data: ShapesData = field(default_factory=lambda: ShapesData(600, 150, batch_size=8))
     train: Training = field(default_factory=lambda: Training(15))
     width: int = 16
     levels: int = 4
-    s_min: float = 0.1
-    s_max: float = 0.6
+    first_stride: int = 4
+    s_min: float = 0.08
+    s_max: float = 0.5
     aspect_ratios: tuple[float, ...] = (2.0, 3.0)
 
 
@@ -242,7 +244,7 @@ _CPU08 = Lesson08(
     threads=1,
     data=ShapesData(n_train=600, n_val=150, batch_size=4, val_batch_size=16, hflip=True),
     train=Training(
-        epochs=5, lr=2e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=150, map50_floor=0.3
+        epochs=15, lr=2e-3, warmup_iters=50, grad_clip=10.0, max_train_seconds=240, map50_floor=0.7
     ),
 )
 
