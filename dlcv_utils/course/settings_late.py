@@ -29,8 +29,9 @@ class Lesson11(LessonSettings):
     A tiny CNN of ``width`` (lesson 08's, strides 8-32) + an FPN of ``fpn_channels`` giving
     P3-P5; light heads of ``head_convs`` convs per branch (group norm if ``head_norm``);
     anchors ``base_sizes`` (one per level) x 3 scales per octave x ``aspect_ratios``; focal loss
-    ``alpha``, ``gamma``. The ablation trains the same model with ``ablation_gamma`` under the
-    same ``train`` setting (an equal budget); its val mAP@0.5 must reach ``ablation_floor``.
+    ``alpha``, ``gamma``. The ablation trains the model twice, with
+    ``gamma`` and with ``ablation_gamma``, for ``ablation_epochs`` each (an equal, shorter
+    budget than ``train``); both val mAP@0.5 must reach ``ablation_floor``.
     ``figure_score`` is the score from which the TP/FP/FN figures count a detection (a briefly
     trained focal-loss detector scores low: its best scores on the CPU run are about 0.45).
     """
@@ -46,6 +47,7 @@ class Lesson11(LessonSettings):
     alpha: float = 0.25
     gamma: float = 2.0
     ablation_gamma: float = 0.0
+    ablation_epochs: int = 3
     ablation_floor: float = 0.0
     figure_score: float = 0.5
 
@@ -53,12 +55,12 @@ class Lesson11(LessonSettings):
 _CPU11 = Lesson11(
     threads=1,
     data=ShapesData(n_train=600, n_val=150, batch_size=4, val_batch_size=16, hflip=True),
-    # gamma 2 and the gamma-0 ablation get the same budget: 6 epochs (900 iterations) each;
-    # the time cap is only a safety net for a very busy machine
+    # the lesson's model: 9 epochs (1,350 iterations); the ablation pair: 3 epochs each; the
+    # time cap is only a safety net for a very busy machine
     train=Training(
-        epochs=6, lr=2e-3, warmup_iters=100, grad_clip=10.0, max_train_seconds=900, map50_floor=0.12
+        epochs=9, lr=2e-3, warmup_iters=100, grad_clip=10.0, max_train_seconds=900, map50_floor=0.18
     ),
-    ablation_floor=0.1,  # measured: 0.178 (gamma 2) and 0.165 (gamma 0) on the CPU settings
+    ablation_floor=0.03,  # measured: 0.119 (gamma 2) and 0.048 (gamma 0); the model: 0.232
     figure_score=0.25,
 )
 
@@ -186,6 +188,7 @@ LATE_SETTINGS: dict[str, tuple[LessonSettings, LessonSettings]] = {
             fpn_channels=128,
             head_convs=4,
             figure_score=0.5,
+            ablation_epochs=10,
         ),
     ),
     # lesson 12 entry
