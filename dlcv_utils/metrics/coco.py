@@ -579,23 +579,51 @@ def _candidate_pairs(dkey, gkey, dt, gt, iou_type):
 
 
 def _candidate_pairs_segm(dt, gt, thr):
-    """Mask pairs with IoU >= ``thr``, sorted by detection then ground truth (see mask_iou)."""
-    d_rles = [dt["rle"][i] for i in dt["order"].tolist()]
-    g_rles = [gt["rle"][i] for i in gt["order"].tolist()]
-    pd, pg, piou = mask_iou_by_image(
-        d_rles,
-        dt["img"],
-        dt["cat"],
-        g_rles,
-        gt["img"],
-        gt["cat"],
-        gt["crowd"],
-        min_iou=thr,
-        det_cols=dt["cols"],
-        gt_cols=gt["cols"],
-        det_area=dt["mask_area"],
-        gt_area=gt["mask_area"],
+    """Mask pairs with IoU >= ``thr``, sorted by detection then ground truth (see mask_iou).
+
+    ``mask_iou_by_image`` gets the RLE lists as parsed (no reordered copy of 100,000
+    references) and per-mask arrays in that order; detections cut by ``maxDets`` get category
+    -1, which no ground truth has.
+    """
+
+    def unsorted(order: np.ndarray, n: int, sorted_arrays: tuple, fill) -> list:
+        out = []
+        for arr, f in zip(sorted_arrays, fill):
+            full = np.full((n, *arr.shape[1:]), f, dtype=arr.dtype)
+            full[order] = arr
+            out.append(full)
+        return out
+
+    n_d, n_g = len(dt["rle"]), len(gt["rle"])
+    d_img, d_cat, d_cols, d_area = unsorted(
+        dt["order"], n_d, (dt["img"], dt["cat"], dt["cols"], dt["mask_area"]), (0, -1, 0, 0)
     )
+    g_img, g_cat, g_crowd, g_cols, g_area = unsorted(
+        gt["order"],
+        n_g,
+        (gt["img"], gt["cat"], gt["crowd"], gt["cols"], gt["mask_area"]),
+        (0, 0, False, 0, 0),
+    )
+    pd, pg, piou = mask_iou_by_image(
+        dt["rle"],
+        d_img,
+        d_cat,
+        gt["rle"],
+        g_img,
+        g_cat,
+        g_crowd,
+        min_iou=thr,
+        det_cols=d_cols,
+        gt_cols=g_cols,
+        det_area=d_area,
+        gt_area=g_area,
+    )
+    # back to the sorted positions
+    d_pos = np.empty(n_d, dtype=np.int64)
+    d_pos[dt["order"]] = np.arange(len(dt["order"]))
+    g_pos = np.empty(n_g, dtype=np.int64)
+    g_pos[gt["order"]] = np.arange(len(gt["order"]))
+    pd, pg = d_pos[pd], g_pos[pg]
     order = np.lexsort((pg, pd))
     return pd[order], pg[order], piou[order]
 
