@@ -786,10 +786,21 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
     q_all[np.broadcast_to(no_gt[None, :, None, :, None], q_all.shape)] = -1
     s_all[np.broadcast_to(no_gt[None, :, None, :, None], s_all.shape)] = -1
     rc_all[np.broadcast_to(no_gt[None, :, None, :], rc_all.shape)] = -1
-    precision = np.ascontiguousarray(q_all.transpose(2, 4, 1, 3, 0))
-    scores = np.ascontiguousarray(s_all.transpose(2, 4, 1, 3, 0))
+    precision, scores = _eval_layout(q_all), _eval_layout(s_all)
     recall = np.ascontiguousarray(rc_all.transpose(2, 1, 3, 0))
     return precision, recall, scores
+
+
+def _eval_layout(x: np.ndarray) -> np.ndarray:
+    """``[M, K, T, A, R]`` to pycocotools' contiguous ``[T, R, K, A, M]``, one ``M`` at a time.
+
+    ``np.ascontiguousarray(x.transpose(2, 4, 1, 3, 0))`` reads ``x`` with a stride of a whole
+    ``[K, T, A, R]`` block (megabytes) for every element: a TLB miss each, tens of times slower.
+    """
+    out = np.empty((x.shape[2], x.shape[4], x.shape[1], x.shape[3], x.shape[0]), dtype=x.dtype)
+    for m in range(x.shape[0]):
+        out[..., m] = x[m].transpose(1, 3, 0, 2)
+    return out
 
 
 def _summarize(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
