@@ -512,58 +512,6 @@ def _bench_lesson08(device, progress: bool) -> dict[str, Any]:
     return _row(f"SSD ({cfg.levels} levels, width {cfg.width}, stride {cfg.first_stride}+)", result)
 
 
-def _bench_lesson10(device, progress: bool) -> dict[str, Any]:
-    import tempfile
-    from pathlib import Path
-
-    from dlcv_utils.metrics import coco_evaluate
-    from dlcv_utils.models.ultralytics_yolo import (
-        coco_gt_from_yolo,
-        offline_ultralytics,
-        renumber_results,
-        train_yolo,
-        val_yolo,
-        write_shapes_yolo,
-    )
-
-    _dev, cfg = lesson_setup("10", device)
-    with tempfile.TemporaryDirectory(prefix="dlcv-yolo-") as tmp:
-        work = Path(tmp)
-        offline_ultralytics(work / "ultralytics")
-        from ultralytics import YOLO
-
-        data_yaml = write_shapes_yolo(
-            work / "shapes",
-            n_train=cfg.data.n_train,
-            n_val=cfg.data.n_val,
-            image_size=cfg.data.image_size,
-            seed=cfg.seed,
-        )
-        model = YOLO(cfg.model)
-        model.add_callback("on_train_epoch_end", yolo_budget_callback(cfg.train.max_train_seconds))
-        _, train_s = train_yolo(model, data_yaml, project=work / "runs", **yolo_train_args(cfg))
-        metrics, predictions = val_yolo(
-            model, data_yaml, project=work / "runs", imgsz=cfg.data.image_size, batch=16
-        )
-        gt, ids = coco_gt_from_yolo(data_yaml)
-        coco = coco_evaluate(gt, renumber_results(predictions, ids))
-    epochs_run = model.trainer.epoch + 1  # fewer than cfg.train.epochs if the time cap stopped it
-    return {
-        "model": f"Ultralytics {Path(cfg.model).stem} ({cfg.data.image_size}px, from scratch)",
-        "train_s": train_s,
-        "map50": coco["AP50"],
-        "map": coco["AP"],
-        "infer_ms": float(metrics.speed["inference"]),
-        "ultralytics_map50": float(metrics.box.map50),
-        "ultralytics_map": float(metrics.box.map),
-        "params": sum(p.numel() for p in model.model.parameters()),
-        "iterations": epochs_run * -(-cfg.data.n_train // cfg.data.batch_size),
-        "stop_reason": "time cap" if epochs_run < cfg.train.epochs else None,
-        "on_pace": epochs_run == cfg.train.epochs,  # Ultralytics' schedule ignores the clock
-        **{f"ap_{s}": coco[k] for s, k in SIZE_KEYS.items()},
-    }
-
-
 #: benchmark name -> (lesson, function(device, progress) -> row)
 BENCHMARKS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "rcnn": ("04", lambda device, progress: _bench_lesson04("rcnn", device, progress)),
@@ -571,7 +519,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "faster_rcnn": ("05", _bench_lesson05),
     "config": ("06", _bench_lesson06),
     "config_no_fpn": ("06", lambda device, progress: _bench_lesson06(device, progress, True)),
-    "yolo": ("10", _bench_lesson10),
+    "yolo": ("10", lambda d, p: import_module(".recipes_ultralytics", __package__).bench(d, p)),
     "single_shot": ("07", _bench_lesson07),
     "ssd": ("08", _bench_lesson08),
     "yolo_v3": ("09", lambda d, p: import_module("dlcv_utils.course.recipes_yolo").bench(d, p)),

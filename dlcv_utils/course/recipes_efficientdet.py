@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dlcv_utils.course.comparison import recipe_row
 from dlcv_utils.course.recipes import CLASS_NAMES, shapes_loaders, train_and_evaluate
 from dlcv_utils.course.settings import Lesson12, lesson_setup
 
@@ -57,15 +58,8 @@ def bench(device, progress: bool = False) -> dict[str, Any]:
         model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
     )
     levels = cfg.max_level - cfg.min_level + 1
-    return {
-        "model": (
-            f"EfficientDet-style (BiFPN W={cfg.width} x{cfg.bifpn_layers}, {levels} levels, "
-            f"{cfg.data.image_size}px)"
-        ),
-        "train_s": result.train_s,
-        "map50": result.metrics["map50"],
-        "map": result.metrics["map"],
-        "infer_ms": 1000.0 * result.metrics["seconds_per_image"],
-        "iterations": result.history.iterations,
-        "stop_reason": result.history.stop_reason,
-    }
+    name = (
+        f"EfficientDet-style (BiFPN W={cfg.width} x{cfg.bifpn_layers}, {levels} levels, "
+        f"{cfg.data.image_size}px)"
+    )
+    return recipe_row(name, result)
