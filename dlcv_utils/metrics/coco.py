@@ -690,9 +690,9 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
     T, R, A, M = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), len(AREA_RANGES), len(MAX_DETS)
     TA = T * A
     # filled as [M, K, T, A, R] (contiguous per category), transposed at the end
-    q_all = -np.ones((M, n_cat, T, A, R))
-    s_all = -np.ones((M, n_cat, T, A, R))
-    rc_all = -np.ones((M, n_cat, T, A))
+    q_all = np.full((M, n_cat, T, A, R), -1.0)
+    s_all = np.full((M, n_cat, T, A, R), -1.0)
+    rc_all = np.full((M, n_cat, T, A), -1.0)
     npig = np.zeros((n_cat, A), dtype=np.int64)
     for a in range(A):
         npig[:, a] = np.bincount(gt["cat"][gt["nonign"][:, a]], minlength=n_cat)

@@ -70,7 +70,7 @@ def decode_rle_counts(
     counts: Sequence[str | bytes],
     totals: Sequence[int] | np.ndarray,
     return_runs: bool = False,
-    chunk_chars: int = 1 << 16,
+    chunk_chars: int = 1 << 17,
 ) -> DecodedRLEs:
     """Decode and check the run lengths of many compressed COCO RLE strings at once.
 
