@@ -522,14 +522,3 @@ def test_polygons_on_images_of_different_sizes():
             d = {"image_id": im["id"], "category_id": 1, "segmentation": rle_of(m)}
             dets.append(d | {"score": float(rng.random())})
     assert_identical({"images": images, "annotations": anns, "categories": [{"id": 1}]}, dets)
-
-
-def test_eval_layout_is_the_plain_transpose():
-    # accumulate fills [M, K, T, A, R]; pycocotools' arrays are [T, R, K, A, M], C-contiguous
-    from dlcv_utils.metrics.coco import _eval_layout
-
-    x = np.random.default_rng(0).random((3, 5, 10, 4, 7))
-    out = _eval_layout(x)
-    assert out.flags.c_contiguous
-    assert np.array_equal(out, x.transpose(2, 4, 1, 3, 0))
-    assert out[9, 6, 4, 3, 2] == x[2, 4, 9, 3, 6]

@@ -689,10 +689,12 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
     """
     T, R, A, M = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), len(AREA_RANGES), len(MAX_DETS)
     TA = T * A
-    # filled as [M, K, T, A, R] (contiguous per category), transposed at the end
-    q_all = np.full((M, n_cat, T, A, R), -1.0)
-    s_all = np.full((M, n_cat, T, A, R), -1.0)
-    rc_all = np.full((M, n_cat, T, A), -1.0)
+    # pycocotools' layouts, filled in place one (maxDets, category) at a time: no second copy
+    # to transpose into (fresh memory costs a page fault per 4 KiB, the transpose a TLB miss
+    # per element)
+    precision = np.full((T, R, n_cat, A, M), -1.0)
+    scores = np.full((T, R, n_cat, A, M), -1.0)
+    recall = np.full((T, n_cat, A, M), -1.0)
     npig = np.zeros((n_cat, A), dtype=np.int64)
     for a in range(A):
         npig[:, a] = np.bincount(gt["cat"][gt["nonign"][:, a]], minlength=n_cat)
@@ -747,9 +749,9 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
                 continue
             cs, n = int(cat_start[k]), int(cat_start[k + 1] - cat_start[k])
             if n == 0:
-                q_all[m, k] = 0
-                s_all[m, k] = 0
-                rc_all[m, k] = 0
+                precision[:, :, k, :, m] = 0
+                scores[:, :, k, :, m] = 0
+                recall[:, k, :, m] = 0
                 continue
             cols = np.arange(cand_b[k], cand_b[k + 1])
             if max_det < MAX_DETS[-1]:
@@ -778,29 +780,18 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
             jm = jmin[k]  # [TA, R]
             ok = jm <= ntp[:, None]
             idx = np.clip(jm - 1, 0, width - 1)
-            q_all[m, k] = np.where(ok, np.take_along_axis(env, idx, axis=1), 0.0).reshape(T, A, R)
+            q = np.where(ok, np.take_along_axis(env, idx, axis=1), 0.0)  # [T * A, R]
+            precision[:, :, k, :, m] = q.reshape(T, A, R).transpose(0, 2, 1)
             spos = np.where(jm == 0, 0, np.take_along_axis(tpos, idx, axis=1))
-            s_all[m, k] = np.where(ok, score_m[cs + spos], 0.0).reshape(T, A, R)
-            rc_all[m, k] = (ntp / npig_col[k]).reshape(T, A)
+            sc = np.where(ok, score_m[cs + spos], 0.0)
+            scores[:, :, k, :, m] = sc.reshape(T, A, R).transpose(0, 2, 1)
+            recall[:, k, :, m] = (ntp / npig_col[k]).reshape(T, A)
     no_gt = npig == 0  # [K, A]: slices without ground truth stay -1
-    q_all[np.broadcast_to(no_gt[None, :, None, :, None], q_all.shape)] = -1
-    s_all[np.broadcast_to(no_gt[None, :, None, :, None], s_all.shape)] = -1
-    rc_all[np.broadcast_to(no_gt[None, :, None, :], rc_all.shape)] = -1
-    precision, scores = _eval_layout(q_all), _eval_layout(s_all)
-    recall = np.ascontiguousarray(rc_all.transpose(2, 1, 3, 0))
+    ks, as_ = np.nonzero(no_gt)
+    precision[:, :, ks, as_, :] = -1
+    scores[:, :, ks, as_, :] = -1
+    recall[:, ks, as_, :] = -1
     return precision, recall, scores
-
-
-def _eval_layout(x: np.ndarray) -> np.ndarray:
-    """``[M, K, T, A, R]`` to pycocotools' contiguous ``[T, R, K, A, M]``, one ``M`` at a time.
-
-    ``np.ascontiguousarray(x.transpose(2, 4, 1, 3, 0))`` reads ``x`` with a stride of a whole
-    ``[K, T, A, R]`` block (megabytes) for every element: a TLB miss each, tens of times slower.
-    """
-    out = np.empty((x.shape[2], x.shape[4], x.shape[1], x.shape[3], x.shape[0]), dtype=x.dtype)
-    for m in range(x.shape[0]):
-        out[..., m] = x[m].transpose(1, 3, 0, 2)
-    return out
 
 
 def _summarize(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
