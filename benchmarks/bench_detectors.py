@@ -1,4 +1,4 @@
-"""Benchmark the detectors trained in lessons 04-06 on the shapes data, in one markdown table.
+"""Benchmark every detector the lessons train (04-13) on the shapes data, in one markdown table.
 
 For each model: training wall time with its lesson's settings for the device, val mAP@0.5,
 val mAP@[.5:.95], and inference time per image (model forward only). Every row comes from
@@ -9,8 +9,11 @@ included), as the lesson's own cells: a lesson's key figure and its row here agr
 * R-CNN and Fast R-CNN (lesson 04): ``rcnn``, ``fast_rcnn``
 * Faster R-CNN (lesson 05): ``faster_rcnn``
 * the config-built Faster R-CNN + FPN (lesson 06): ``config``, and the same detector without
-  the FPN, trained with the same budget: ``config_no_fpn`` (both rows add COCO's AP of small,
-  medium and large objects)
+  the FPN, trained with the same budget: ``config_no_fpn``
+* the single-shot detector of lesson 07 (``single_shot``), SSD (08, ``ssd``), the v3-style YOLO
+  (09, ``yolo_v3``), Ultralytics YOLOv8n (10, ``yolo``), RetinaNet (11, ``retinanet``), the
+  EfficientDet-style detector (12, ``efficientdet``) and Mask R-CNN (13, ``mask_rcnn``; its row
+  adds the mask mAP)
 
 A benchmark that fails is skipped with a note under the table, so the rest still runs.
 
