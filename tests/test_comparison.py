@@ -244,7 +244,7 @@ def test_schedule_on_pace_on_real_runs():
 
 
 def test_row_carries_params_sizes_and_pace():
-    from dlcv_utils.course.recipes import RecipeResult, _row
+    from dlcv_utils.course.recipes import RecipeResult
     from dlcv_utils.engine import History
 
     model = nn.Linear(3, 2)  # 3 * 2 + 2 parameters
@@ -256,7 +256,7 @@ def test_row_carries_params_sizes_and_pace():
         "seconds_per_image": 0.002,
         "coco": {"APs": 0.1, "APm": 0.2, "APl": -1.0},
     }
-    row = _row("m", RecipeResult(model, history, metrics, 12.0, True))
+    row = cmp.recipe_row("m", RecipeResult(model, history, metrics, 12.0, True))
     assert row["params"] == 3 * 2 + 2
     assert (row["ap_small"], row["ap_medium"], row["ap_large"]) == (0.1, 0.2, -1.0)
     assert row["infer_ms"] == pytest.approx(2.0) and row["on_pace"] is True
@@ -318,8 +318,8 @@ def test_bench_script_does_not_store_an_incomplete_row(tmp_path, monkeypatch, ca
     assert "ssd: NOT saved" in capsys.readouterr().out
 
 
-def test_recipe_row_equals_the_shared_row():
-    from dlcv_utils.course.recipes import RecipeResult, _row
+def test_recipe_row_keeps_extras_and_every_key():
+    from dlcv_utils.course.recipes import RecipeResult
     from dlcv_utils.engine import History
 
     history = History()
@@ -327,6 +327,7 @@ def test_recipe_row_equals_the_shared_row():
     metrics = {"map50": 0.5, "map": 0.25, "seconds_per_image": 0.01}
     metrics["coco"] = {"APs": 0.1, "APm": 0.2, "APl": 0.3}
     result = RecipeResult(nn.Conv2d(3, 4, 3), history, metrics, 5.0, False)
-    assert cmp.recipe_row("m", result, proposal_ms=2.0) == _row("m", result, proposal_ms=2.0)
+    assert cmp.recipe_row("m", result, proposal_ms=2.0)["proposal_ms"] == 2.0
+    assert cmp.recipe_row("m", result, map50=0.9)["map50"] == 0.9  # extras win
     assert cmp.recipe_row("m", result)["params"] == 3 * 4 * 3 * 3 + 4
     assert set(cmp.ROW_KEYS) - set(cmp.recipe_row("m", result)) == {"family", "lesson"}

@@ -73,6 +73,9 @@ FAMILIES: dict[str, str] = {
 #: the rows lesson 14's table must have: one per family
 REQUIRED_ROWS: tuple[str, ...] = tuple(FAMILIES)
 #: what every row of the file holds
+#: row key suffix -> COCO summary key: AP of small, medium and large objects (-1: none).
+SIZE_KEYS = {"small": "APs", "medium": "APm", "large": "APl"}
+
 ROW_KEYS = (
     "model",
     "family",
@@ -170,9 +173,7 @@ def recipe_row(model: str, result: Any, **extra: Any) -> dict[str, Any]:
         "stop_reason": result.history.stop_reason,
         "params": sum(p.numel() for p in result.model.parameters()),
         "on_pace": result.on_pace,
-        "ap_small": coco["APs"],
-        "ap_medium": coco["APm"],
-        "ap_large": coco["APl"],
+        **{f"ap_{size}": coco[key] for size, key in SIZE_KEYS.items()},
         **extra,
     }
 

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlcv_utils.course.comparison import schedule_on_pace
+from dlcv_utils.course.comparison import recipe_row, schedule_on_pace
 from dlcv_utils.course.settings import (
     Augmentation,
     Lesson04,
@@ -265,6 +265,7 @@ def train_and_evaluate(
     device: str | torch.device,
     seed: int = 0,
     progress: bool = True,
+    evaluate: Callable[..., dict[str, Any]] | None = None,
 ) -> RecipeResult:
     """Train ``model`` under ``training`` with :func:`~dlcv_utils.engine.fit`, then evaluate it.
 
@@ -276,6 +277,9 @@ def train_and_evaluate(
         device: where to train.
         seed: seeds the run (the same seed gives the same run on the same device and threads).
         progress: show tqdm bars (``$TQDM_DISABLE=1`` hides them).
+        evaluate: ``evaluate(model, val_loader, device) -> metrics`` (default:
+            :func:`~dlcv_utils.engine.evaluate_detector` on the shapes classes; lesson 13 passes
+            its box + mask evaluation).
 
     Returns:
         A :class:`RecipeResult`.
@@ -297,7 +301,10 @@ def train_and_evaluate(
         progress=progress,
     )
     train_s = time.perf_counter() - t0
-    metrics = evaluate_detector(model, val_loader, device, class_names=CLASS_NAMES)
+    if evaluate is None:
+        metrics = evaluate_detector(model, val_loader, device, class_names=CLASS_NAMES)
+    else:
+        metrics = evaluate(model, val_loader, device)
     on_pace = schedule_on_pace(history.lr, training, len(train_loader))
     return RecipeResult(model.eval(), history, metrics, train_s, on_pace)
 
@@ -428,28 +435,6 @@ def yolo_train_args(cfg: Lesson10) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- benchmarks
-#: a row's ``ap_small``/``ap_medium``/``ap_large`` <- COCO's ``APs``/``APm``/``APl``
-SIZE_KEYS = {"small": "APs", "medium": "APm", "large": "APl"}
-
-
-def _row(name: str, result: RecipeResult, **extra) -> dict[str, Any]:
-    coco = result.metrics.get("coco", {})  # APs/APm/APl: COCO's AP by object area (-1: none)
-    sizes = {f"ap_{s}": coco[k] for s, k in SIZE_KEYS.items() if k in coco}
-    return {
-        "model": name,
-        "train_s": result.train_s,
-        "map50": result.metrics["map50"],
-        "map": result.metrics["map"],
-        "infer_ms": 1000.0 * result.metrics["seconds_per_image"],
-        "iterations": result.history.iterations,
-        "stop_reason": result.history.stop_reason,
-        "params": sum(p.numel() for p in result.model.parameters()),
-        "on_pace": result.on_pace,
-        **sizes,
-        **extra,
-    }
-
-
 def _bench_lesson04(kind: str, device, progress: bool) -> dict[str, Any]:
     dev, cfg = lesson_setup("04", device)
     datasets = shapes_datasets(cfg.data)
@@ -462,7 +447,7 @@ def _bench_lesson04(kind: str, device, progress: bool) -> dict[str, Any]:
         model, train, val, training, device=dev, seed=cfg.seed, progress=progress
     )
     name = "R-CNN" if kind == "rcnn" else "Fast R-CNN"
-    return _row(name, result, proposal_ms=1000.0 * seconds / sum(len(ds) for ds in datasets))
+    return recipe_row(name, result, proposal_ms=1000.0 * seconds / sum(len(ds) for ds in datasets))
 
 
 def _bench_lesson05(device, progress: bool) -> dict[str, Any]:
@@ -472,7 +457,7 @@ def _bench_lesson05(device, progress: bool) -> dict[str, Any]:
     result = train_and_evaluate(
         model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
     )
-    return _row(f"Faster R-CNN ({cfg.backbone} backbone, {cfg.data.image_size}px)", result)
+    return recipe_row(f"Faster R-CNN ({cfg.backbone} backbone, {cfg.data.image_size}px)", result)
 
 
 def _bench_lesson06(device, progress: bool, baseline: bool = False) -> dict[str, Any]:
@@ -483,14 +468,7 @@ def _bench_lesson06(device, progress: bool, baseline: bool = False) -> dict[str,
     result = train_and_evaluate(
         model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
     )
-    coco = result.metrics["coco"]
-    return _row(
-        f"Faster R-CNN from config ({name})",
-        result,
-        ap_small=coco["APs"],
-        ap_medium=coco["APm"],
-        ap_large=coco["APl"],
-    )
+    return recipe_row(f"Faster R-CNN from config ({name})", result)
 
 
 def _bench_lesson07(device, progress: bool) -> dict[str, Any]:
@@ -500,7 +478,7 @@ def _bench_lesson07(device, progress: bool) -> dict[str, Any]:
     result = train_and_evaluate(
         model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
     )
-    return _row(f"single-shot (tiny backbone, {cfg.data.image_size}px)", result)
+    return recipe_row(f"single-shot (tiny backbone, {cfg.data.image_size}px)", result)
 
 
 def _bench_lesson08(device, progress: bool) -> dict[str, Any]:
@@ -509,7 +487,9 @@ def _bench_lesson08(device, progress: bool) -> dict[str, Any]:
     result = train_and_evaluate(
         build_ssd_model(cfg), train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
     )
-    return _row(f"SSD ({cfg.levels} levels, width {cfg.width}, stride {cfg.first_stride}+)", result)
+    return recipe_row(
+        f"SSD ({cfg.levels} levels, width {cfg.width}, stride {cfg.first_stride}+)", result
+    )
 
 
 #: benchmark name -> (lesson, function(device, progress) -> row)

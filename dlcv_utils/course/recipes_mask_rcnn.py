@@ -6,25 +6,30 @@ The same ``shapes loaders -> train -> evaluate`` steps as every training lesson,
   random horizontal flip moves boxes and masks together);
 * :func:`build_mask_rcnn_model` turns lesson 13's settings into its Mask R-CNN
   (:func:`dlcv_utils.models.mask_rcnn.build_mask_rcnn`);
-* :func:`train_and_evaluate_masks` trains with :func:`dlcv_utils.engine.fit` and evaluates box
-  AP and mask AP in one pass
+* :func:`train_and_evaluate_masks` is :func:`dlcv_utils.course.recipes.train_and_evaluate`
+  with an evaluation of box AP and mask AP in one pass
   (:func:`dlcv_utils.engine.instance_segmentation.evaluate_instance_segmentation`);
 * :func:`bench` is the ``mask_rcnn`` row of :data:`dlcv_utils.course.recipes.BENCHMARKS`.
 """
 
 from __future__ import annotations
 
-import time
+import functools
 from typing import Any
 
 import torch
 from torch import nn
 
-from dlcv_utils.course.comparison import recipe_row, schedule_on_pace
-from dlcv_utils.course.recipes import CLASS_NAMES, RecipeResult, random_hflip, shapes_loaders
+from dlcv_utils.course.comparison import recipe_row
+from dlcv_utils.course.recipes import (
+    CLASS_NAMES,
+    RecipeResult,
+    random_hflip,
+    shapes_loaders,
+    train_and_evaluate,
+)
 from dlcv_utils.course.settings import Lesson13, ShapesData, Training, lesson_setup
 from dlcv_utils.datasets.shapes import ShapesDetection
-from dlcv_utils.engine import fit
 from dlcv_utils.engine.instance_segmentation import evaluate_instance_segmentation
 
 __all__ = ["bench", "build_mask_rcnn_model", "mask_datasets", "train_and_evaluate_masks"]
@@ -96,28 +101,19 @@ def train_and_evaluate_masks(
         :func:`~dlcv_utils.engine.instance_segmentation.evaluate_instance_segmentation`
         (``map50``/``map`` of the boxes, ``mask_map50``/``mask_map`` of the masks, ...).
     """
-    if not isinstance(training, Training):
-        raise TypeError(f"training must be a Training setting, got {type(training).__name__}")
-    t0 = time.perf_counter()
-    history = fit(
-        model.to(device),
+    evaluate = functools.partial(
+        evaluate_instance_segmentation, class_names=CLASS_NAMES, mask_threshold=mask_threshold
+    )
+    return train_and_evaluate(
+        model,
         train_loader,
-        epochs=training.epochs,
-        optimizer=training.optimizer,
-        lr=training.lr,
+        val_loader,
+        training,
         device=device,
-        warmup_iters=training.warmup_iters,
-        grad_clip=training.grad_clip,
-        max_seconds=training.max_train_seconds,
         seed=seed,
         progress=progress,
+        evaluate=evaluate,
     )
-    train_s = time.perf_counter() - t0
-    metrics = evaluate_instance_segmentation(
-        model, val_loader, device, class_names=CLASS_NAMES, mask_threshold=mask_threshold
-    )
-    on_pace = schedule_on_pace(history.lr, training, len(train_loader))
-    return RecipeResult(model.eval(), history, metrics, train_s, on_pace)
 
 
 def bench(device, progress: bool = False) -> dict[str, Any]:

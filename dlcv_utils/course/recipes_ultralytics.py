@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlcv_utils.course.recipes import SIZE_KEYS, yolo_budget_callback, yolo_train_args
+from dlcv_utils.course.comparison import SIZE_KEYS
+from dlcv_utils.course.recipes import yolo_budget_callback, yolo_train_args
 from dlcv_utils.course.settings import lesson_setup
 
 __all__ = ["bench"]

@@ -12,9 +12,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from dlcv_utils.course.comparison import recipe_row
 from dlcv_utils.course.recipes import (
     CLASS_NAMES,
-    SIZE_KEYS,
     shapes_datasets,
     shapes_loaders,
     train_and_evaluate,
@@ -52,15 +52,4 @@ def bench(device, progress: bool = False) -> dict[str, Any]:
     result = train_and_evaluate(
         model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
     )
-    return {
-        "model": f"YOLOv3-style ({len(cfg.strides)} scales, {cfg.data.image_size}px)",
-        "train_s": result.train_s,
-        "map50": result.metrics["map50"],
-        "map": result.metrics["map"],
-        "infer_ms": 1000.0 * result.metrics["seconds_per_image"],
-        "iterations": result.history.iterations,
-        "stop_reason": result.history.stop_reason,
-        "params": sum(p.numel() for p in model.parameters()),
-        "on_pace": result.on_pace,
-        **{f"ap_{s}": result.metrics["coco"][k] for s, k in SIZE_KEYS.items()},
-    }
+    return recipe_row(f"YOLOv3-style ({len(cfg.strides)} scales, {cfg.data.image_size}px)", result)
