@@ -15,10 +15,44 @@ from torch import nn
 
 from dlcv_utils.engine.batch import split_batch, to_device
 
-__all__ = ["COCO_KEYS", "evaluate_detector"]
+__all__ = ["COCO_KEYS", "evaluate_detector", "model_device", "timed_forward"]
 
 #: the COCO numbers :func:`evaluate_detector` returns under ``"coco"`` (pycocotools' names).
 COCO_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100", "ARs", "ARm", "ARl")
+
+
+def model_device(model: nn.Module, device: str | torch.device | None = None) -> torch.device:
+    """``device`` as a ``torch.device``; ``None``: the device of the model's first parameter
+    (the CPU for a model without parameters).
+
+    Example:
+        >>> model_device(nn.Linear(2, 1)), model_device(nn.Identity(), "cpu")
+        (device(type='cpu'), device(type='cpu'))
+    """
+    if device is None:
+        first = next(iter(model.parameters()), None)
+        return first.device if first is not None else torch.device("cpu")
+    return torch.device(device)
+
+
+def timed_forward(
+    model: nn.Module, images, device: torch.device, amp: bool = False
+) -> tuple[Any, float]:
+    """``(model(images), seconds)``: the forward pass alone, timed (CUDA synchronised around it).
+
+    Example:
+        >>> out, seconds = timed_forward(nn.Identity(), [1, 2], torch.device("cpu"))
+        >>> out, seconds >= 0
+        ([1, 2], True)
+    """
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    with torch.autocast(device.type, enabled=bool(amp)):
+        outputs = model(images)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return outputs, time.perf_counter() - t0
 
 
 @torch.no_grad()
@@ -70,10 +104,7 @@ def evaluate_detector(
 
     if not 0.0 <= float(score_threshold) <= 1.0:
         raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold!r}")
-    if device is None:
-        first = next(iter(model.parameters()), None)
-        device = first.device if first is not None else torch.device("cpu")
-    device = torch.device(device)
+    device = model_device(model, device)
     was_training = model.training
     model.eval()
     images_gt: list[dict] = []
@@ -85,14 +116,8 @@ def evaluate_detector(
         for batch in loader:
             images, targets = split_batch(batch)
             images, _ = to_device(images, None, device)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            t0 = time.perf_counter()
-            with torch.autocast(device.type, enabled=bool(amp)):
-                outputs = model(images)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            forward_s += time.perf_counter() - t0
+            outputs, seconds = timed_forward(model, images, device, amp)
+            forward_s += seconds
             for img, tgt, out in zip(images, targets, outputs):
                 image_id = len(images_gt) + 1
                 h, w = int(img.shape[-2]), int(img.shape[-1])

@@ -10,7 +10,6 @@ the masks binarised at ``mask_threshold`` and encoded as COCO RLEs).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,7 +18,7 @@ import torch
 from torch import nn
 
 from dlcv_utils.engine.batch import split_batch, to_device
-from dlcv_utils.engine.evaluation import COCO_KEYS
+from dlcv_utils.engine.evaluation import COCO_KEYS, model_device, timed_forward
 
 __all__ = ["evaluate_instance_segmentation", "instance_coco_gt"]
 
@@ -140,10 +139,7 @@ def evaluate_instance_segmentation(
     for name, value in (("mask_threshold", mask_threshold), ("score_threshold", score_threshold)):
         if isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
             raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    if device is None:
-        first = next(iter(model.parameters()), None)
-        device = first.device if first is not None else torch.device("cpu")
-    device = torch.device(device)
+    device = model_device(model, device)
     was_training = model.training
     model.eval()
     targets_all, sizes, bbox_results, segm_results = [], [], [], []
@@ -152,11 +148,8 @@ def evaluate_instance_segmentation(
         for batch in loader:
             images, targets = split_batch(batch)
             images, _ = to_device(images, None, device)
-            t0 = time.perf_counter()
-            outputs = model(images)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            forward_s += time.perf_counter() - t0
+            outputs, seconds = timed_forward(model, images, device)
+            forward_s += seconds
             for img, tgt, out in zip(images, targets, outputs):
                 image_id = len(sizes) + 1
                 sizes.append((int(img.shape[-2]), int(img.shape[-1])))

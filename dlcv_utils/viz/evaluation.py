@@ -416,11 +416,11 @@ def collect_predictions(model, loader, device=None, max_images: int = 16):
     """
     import torch
 
+    from dlcv_utils.engine.evaluation import model_device
+
     if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1:
         raise ValueError(f"max_images must be an int >= 1, got {max_images!r}")
-    if device is None:
-        first = next(iter(model.parameters()), None)
-        device = first.device if first is not None else torch.device("cpu")
+    device = model_device(model, device)
     was_training = model.training
     model.eval()
     images, targets, predictions = [], [], []
