@@ -3,9 +3,10 @@
 Lesson 10 trains ``YOLO(cfg.model)`` from its yaml, from scratch, on the shapes data written in
 the YOLO layout (``Lesson10``: 256 training images at 128 px, 30 epochs, batch 8, AdamW at
 2e-3, no mosaic). This script runs the same steps (``write_shapes_yolo`` -> ``train_yolo`` ->
-``val_yolo`` -> ``coco_evaluate`` on the same predictions) with the lesson's settings changed by
+``val_yolo`` -> ``coco_evaluate`` on the same predictions: lesson 10's benchmark recipe,
+``dlcv_utils.course.recipes_ultralytics.bench``) with the lesson's settings changed by
 a named variant, without the lesson's time cap, and prints one row per variant: training
-seconds, COCO mAP@0.5 and mAP@[.5:.95]. It is how the lesson's settings were chosen.
+seconds, COCO mAP@0.5 and mAP@[.5:.95].
 
 * ``lesson``: the lesson's own arguments (``yolo_train_args``);
 * ``batch4``: batch 4 (twice the iterations, each cheaper), warm-up 1 epoch;
@@ -23,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,43 +39,14 @@ VARIANTS = {
 
 
 def run(variant: str, epochs: int | None) -> dict:
-    """Train lesson 10's model with ``variant``'s changes; return one row."""
-    from dlcv_utils.course.recipes import yolo_train_args
-    from dlcv_utils.course.settings import lesson_setup
-    from dlcv_utils.metrics import coco_evaluate
-    from dlcv_utils.models.ultralytics_yolo import (
-        coco_gt_from_yolo,
-        offline_ultralytics,
-        renumber_results,
-        train_yolo,
-        val_yolo,
-        write_shapes_yolo,
-    )
+    """Lesson 10's benchmark recipe with ``variant``'s changes and no time cap; one row."""
+    from dlcv_utils.course.recipes_ultralytics import bench
 
-    _dev, cfg = lesson_setup("10", "cpu")
-    args = {**yolo_train_args(cfg), **VARIANTS[variant]}
+    overrides = dict(VARIANTS[variant])
     if epochs is not None:
-        args["epochs"] = epochs
-    with tempfile.TemporaryDirectory(prefix="dlcv-yolo-settings-") as tmp:
-        work = Path(tmp)
-        offline_ultralytics(work / "ultralytics")
-        from ultralytics import YOLO
-
-        data_yaml = write_shapes_yolo(
-            work / "shapes",
-            n_train=cfg.data.n_train,
-            n_val=cfg.data.n_val,
-            image_size=cfg.data.image_size,
-            seed=cfg.seed,
-        )
-        model = YOLO(cfg.model)
-        _, train_s = train_yolo(model, data_yaml, project=work / "runs", **args)
-        _metrics, predictions = val_yolo(
-            model, data_yaml, project=work / "runs", imgsz=cfg.data.image_size, batch=16
-        )
-        gt, ids = coco_gt_from_yolo(data_yaml)
-        coco = coco_evaluate(gt, renumber_results(predictions, ids))
-    return {"variant": variant, "epochs": args["epochs"], "train_s": train_s, **coco}
+        overrides["epochs"] = epochs
+    row = bench("cpu", train_overrides=overrides, time_cap=False)
+    return {"variant": variant, **row}
 
 
 def main(argv=None) -> int:
@@ -86,12 +57,12 @@ def main(argv=None) -> int:
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    print("| variant | epochs | train s | mAP@0.5 | mAP@[.5:.95] |")
+    print("| variant | iterations | train s | mAP@0.5 | mAP@[.5:.95] |")
     print("|---|---|---|---|---|", flush=True)
     for name in args.only:
         r = run(name, args.epochs)
         print(
-            f"| {name} | {r['epochs']} | {r['train_s']:.0f} | {r['AP50']:.3f} | {r['AP']:.3f} |",
+            f"| {name} | {r['iterations']} | {r['train_s']:.0f} | {r['map50']:.3f} | {r['map']:.3f} |",
             flush=True,
         )
     return 0

@@ -17,8 +17,24 @@ from dlcv_utils.course.settings import lesson_setup
 __all__ = ["bench"]
 
 
-def bench(device, progress: bool = False) -> dict[str, Any]:
-    """Lesson 10's benchmark row: the lesson's data, model, training and evaluation."""
+def bench(
+    device,
+    progress: bool = False,
+    *,
+    train_overrides: dict[str, Any] | None = None,
+    time_cap: bool = True,
+) -> dict[str, Any]:
+    """Lesson 10's benchmark row: the lesson's data, model, training and evaluation.
+
+    Args:
+        device: as for :func:`dlcv_utils.course.settings.lesson_setup`.
+        progress: unused (Ultralytics prints its own progress); kept for the ``BENCHMARKS``
+            signature.
+        train_overrides: ``YOLO.train`` arguments that replace the lesson's
+            (:func:`dlcv_utils.course.recipes.yolo_train_args`), e.g. ``{"batch": 4}``
+            (``benchmarks/bench_ultralytics_settings.py``).
+        time_cap: stop after the first epoch past ``cfg.train.max_train_seconds``, as the lesson.
+    """
     import tempfile
     from pathlib import Path
 
@@ -46,8 +62,11 @@ def bench(device, progress: bool = False) -> dict[str, Any]:
             seed=cfg.seed,
         )
         model = YOLO(cfg.model)
-        model.add_callback("on_train_epoch_end", yolo_budget_callback(cfg.train.max_train_seconds))
-        _, train_s = train_yolo(model, data_yaml, project=work / "runs", **yolo_train_args(cfg))
+        if time_cap:
+            callback = yolo_budget_callback(cfg.train.max_train_seconds)
+            model.add_callback("on_train_epoch_end", callback)
+        args = {**yolo_train_args(cfg), **(train_overrides or {})}
+        _, train_s = train_yolo(model, data_yaml, project=work / "runs", **args)
         metrics, predictions = val_yolo(
             model, data_yaml, project=work / "runs", imgsz=cfg.data.image_size, batch=16
         )
@@ -63,8 +82,8 @@ def bench(device, progress: bool = False) -> dict[str, Any]:
         "ultralytics_map50": float(metrics.box.map50),
         "ultralytics_map": float(metrics.box.map),
         "params": sum(p.numel() for p in model.model.parameters()),
-        "iterations": epochs_run * -(-cfg.data.n_train // cfg.data.batch_size),
-        "stop_reason": "time cap" if epochs_run < cfg.train.epochs else None,
-        "on_pace": epochs_run == cfg.train.epochs,  # Ultralytics' schedule ignores the clock
+        "iterations": epochs_run * -(-cfg.data.n_train // args["batch"]),
+        "stop_reason": "time cap" if epochs_run < args["epochs"] else None,
+        "on_pace": epochs_run == args["epochs"],  # Ultralytics' schedule ignores the clock
         **{f"ap_{s}": coco[k] for s, k in SIZE_KEYS.items()},
     }
