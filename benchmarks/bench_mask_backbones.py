@@ -26,12 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 def run(backbone: str, epochs: int | None) -> dict:
     """Lesson 13's CPU run with ``backbone`` (``"tiny"`` or ``"tiny_fpn"``); one row."""
-    from dlcv_utils.course.recipes import shapes_loaders
-    from dlcv_utils.course.recipes_mask_rcnn import (
-        build_mask_rcnn_model,
-        mask_datasets,
-        train_and_evaluate_masks,
-    )
+    from dlcv_utils.course.recipes_mask_rcnn import run_lesson_recipe
     from dlcv_utils.course.settings import SETTINGS, lesson_setup
 
     dev, cfg = lesson_setup("13", "cpu")
@@ -41,25 +36,13 @@ def run(backbone: str, epochs: int | None) -> dict:
     train = replace(cfg.train, max_train_seconds=None)
     if epochs is not None:
         train = replace(train, epochs=epochs)
-    datasets = mask_datasets(cfg.data)
-    train_loader, val_loader = shapes_loaders(cfg.data, seed=cfg.seed, datasets=datasets)
-    model = build_mask_rcnn_model(cfg)
-    result = train_and_evaluate_masks(
-        model,
-        train_loader,
-        val_loader,
-        train,
-        device=dev,
-        seed=cfg.seed,
-        mask_threshold=cfg.mask_threshold,
-        progress=False,
-    )
+    result = run_lesson_recipe(replace(cfg, train=train), dev)
     m = result.metrics
     return {
         "backbone": backbone,
         "iterations": result.history.iterations,
         "train_s": result.train_s,
-        "params": sum(p.numel() for p in model.parameters()),
+        "params": sum(p.numel() for p in result.model.parameters()),
         **{k: m[k] for k in ("map50", "map", "mask_map50", "mask_map")},
     }
 

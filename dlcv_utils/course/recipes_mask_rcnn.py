@@ -32,7 +32,13 @@ from dlcv_utils.course.settings import Lesson13, ShapesData, Training, lesson_se
 from dlcv_utils.datasets.shapes import ShapesDetection
 from dlcv_utils.engine.instance_segmentation import evaluate_instance_segmentation
 
-__all__ = ["bench", "build_mask_rcnn_model", "mask_datasets", "train_and_evaluate_masks"]
+__all__ = [
+    "bench",
+    "build_mask_rcnn_model",
+    "mask_datasets",
+    "run_lesson_recipe",
+    "train_and_evaluate_masks",
+]
 
 
 def mask_datasets(data: ShapesData) -> tuple[ShapesDetection, ShapesDetection]:
@@ -116,23 +122,31 @@ def train_and_evaluate_masks(
     )
 
 
-def bench(device, progress: bool = False) -> dict[str, Any]:
-    """Lesson 13's benchmark row: the box metrics as every row (``map50``, ``map``, ...), plus
-    ``mask_map50``/``mask_map``."""
-    dev, cfg = lesson_setup("13", device)
+def run_lesson_recipe(cfg: Lesson13, device, progress: bool = False) -> RecipeResult:
+    """Lesson 13's steps with ``cfg``: masked shapes loaders, the model, training, box + mask AP.
+
+    ``bench`` runs it with the lesson's settings; ``benchmarks/bench_mask_backbones.py`` with
+    another backbone.
+    """
     datasets = mask_datasets(cfg.data)
     train, val = shapes_loaders(cfg.data, seed=cfg.seed, datasets=datasets)
-    model = build_mask_rcnn_model(cfg)
-    result = train_and_evaluate_masks(
-        model,
+    return train_and_evaluate_masks(
+        build_mask_rcnn_model(cfg),
         train,
         val,
         cfg.train,
-        device=dev,
+        device=device,
         seed=cfg.seed,
         mask_threshold=cfg.mask_threshold,
         progress=progress,
     )
+
+
+def bench(device, progress: bool = False) -> dict[str, Any]:
+    """Lesson 13's benchmark row: the box metrics as every row (``map50``, ``map``, ...), plus
+    ``mask_map50``/``mask_map``."""
+    dev, cfg = lesson_setup("13", device)
+    result = run_lesson_recipe(cfg, dev, progress)
     m = result.metrics
     return recipe_row(
         f"Mask R-CNN ({cfg.backbone} backbone, {cfg.data.image_size}px)",
