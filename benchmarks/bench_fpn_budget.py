@@ -36,12 +36,8 @@ MODELS = ("fpn", "c4", "fpn_w32", "faster_rcnn")
 
 def run(name: str, epochs: int, device: str | None) -> dict:
     """Train model ``name`` for ``epochs`` with its lesson's settings; return one table row."""
-    import torch
-    from mmengine.config import Config
-
     from dlcv_utils.course import recipes
     from dlcv_utils.course.settings import lesson_setup
-    from dlcv_utils.toolbox import build_detector, get_config
 
     lesson = "05" if name == "faster_rcnn" else "06"
     dev, cfg = lesson_setup(lesson, device)
@@ -54,14 +50,9 @@ def run(name: str, epochs: int, device: str | None) -> dict:
             cfg, cfg.config if name == "fpn" else cfg.baseline_config
         )
     else:  # fpn_w32: the lesson's FPN config with a wider backbone
-        model_cfg = Config(dict(model=get_config(cfg.config)))
-        model_cfg.merge_from_dict({"model.backbone.widths": [32, 64, 128, 256]})
-        model_cfg = model_cfg.to_dict()["model"]
-        model_cfg["data_preprocessor"].update(
-            min_size=cfg.data.image_size, max_size=cfg.data.image_size
+        model = recipes.build_config_model(
+            cfg, cfg.config, overrides={"backbone.widths": [32, 64, 128, 256]}
         )
-        torch.manual_seed(cfg.seed)
-        model = build_detector(model_cfg)
     result = recipes.train_and_evaluate(
         model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=False
     )

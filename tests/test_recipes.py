@@ -117,3 +117,13 @@ def test_build_config_model_builds_either_config_of_lesson_06():
     assert all(torch.equal(a, b) for a, b in zip(fpn.parameters(), again.parameters()))
     with pytest.raises(ValueError, match="unknown config 'no_such_config'"):
         recipes.build_config_model(cfg, "no_such_config")
+
+
+def test_build_config_model_overrides_dotted_keys():
+    cfg = settings.lesson_settings("06", "cpu")
+    wide = recipes.build_config_model(cfg, overrides={"backbone.widths": [32, 64, 128, 256]})
+    plain = recipes.build_config_model(cfg)
+    # TinyNet returns stages 0-2: their widths, then the FPN's 64 channels on every level
+    assert wide.backbone.body.out_channels_list == [32, 64, 128]
+    assert plain.backbone.body.out_channels_list == [16, 32, 64]
+    assert wide.backbone.out_channels == plain.backbone.out_channels == 64

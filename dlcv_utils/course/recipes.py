@@ -359,17 +359,27 @@ def build_faster_rcnn_model(cfg: Lesson05) -> nn.Module:
     )
 
 
-def build_config_model(cfg: Lesson06, config: str | None = None) -> nn.Module:
+def build_config_model(
+    cfg: Lesson06, config: str | None = None, overrides: dict[str, Any] | None = None
+) -> nn.Module:
     """Lesson 06's config-built detector at the lesson's image size (seeded with ``cfg.seed``).
 
     Args:
         cfg: lesson 06's settings.
         config: a toolbox config name (default ``cfg.config``; the lesson also builds
             ``cfg.baseline_config``, the same detector without the FPN).
+        overrides: dotted keys of the model config to replace, as mmengine's
+            ``Config.merge_from_dict`` takes them (``{"backbone.widths": [32, 64, 128, 256]}``).
     """
     from dlcv_utils.toolbox import build_detector, get_config
 
     model_cfg = get_config(cfg.config if config is None else config)
+    if overrides:
+        from mmengine.config import Config
+
+        merged = Config(dict(model=model_cfg))
+        merged.merge_from_dict({f"model.{k}": v for k, v in overrides.items()})
+        model_cfg = merged.to_dict()["model"]
     model_cfg["data_preprocessor"].update(
         min_size=cfg.data.image_size, max_size=cfg.data.image_size
     )
