@@ -44,15 +44,19 @@ class DecodedRLEs(NamedTuple):
 
 
 _CHAR_BITS = (np.arange(256, dtype=np.int64) - 48) & 0x1F  # 5 value bits of a character
+_UNSIGNED = {np.int32: np.uint32, np.int64: np.uint64}
 
 
 def _to_bytes(counts: Sequence) -> tuple[list[bytes], np.ndarray]:
     n = len(counts)
     ok = np.ones(n, dtype=bool)
-    if set(map(type, counts)) == {str}:
+    types = set(map(type, counts))
+    if types == {str}:
         joined = "".join(counts)
         if joined.isascii():
             return [joined.encode("ascii")], ok
+    elif types == {bytes}:
+        return [b"".join(counts)], ok
     parts = []
     for i, c in enumerate(counts):
         if isinstance(c, str):
@@ -156,6 +160,11 @@ def _decode_chunk(buf, lens, ok, totals, return_runs: bool):
         e = np.zeros(n, dtype=np.int64)
         span = np.stack([e, e - 1], axis=1)
         return ok & (totals == 0), e, span, np.zeros(0, dtype=np.int64), np.zeros(n + 1, np.int64)
+    limit = int(totals.max())
+    # int32 arithmetic (half the memory traffic of int64) whenever a valid string fits in it:
+    # no number of a valid string exceeds ``limit`` in size (see below), so the first run that
+    # leaves [0, limit] is computed exactly even when later ones wrap around
+    dtype = np.int32 if limit < 1 << 30 else np.int64
     end = buf < 80  # no continuation bit (0x20 above '0'): the last character of a number
     nonempty = lens > 0
     last = cend[nonempty] - 1
@@ -166,40 +175,45 @@ def _decode_chunk(buf, lens, ok, totals, return_runs: bool):
     if buf.min() < 48 or buf.max() > 111:  # a character outside '0'..'o'
         bad = np.flatnonzero((buf < 48) | (buf > 111))
         ok[np.searchsorted(cend, bad, side="right")] = False
-    ends = np.flatnonzero(end)
+    cont = np.flatnonzero(~end)  # continuation characters (about one in ten)
     n_num = np.zeros(n + 1, dtype=np.int64)  # string i holds numbers n_num[i]:n_num[i + 1]
-    n_num[1:] = np.searchsorted(ends, cend)
+    n_num[1:] = cend - np.searchsorted(cont, cend)  # its characters minus its continuations
     # value of a number: 5 bits per character, lowest first; the last character's 5 bits are
     # a two's-complement (sign) field, as ``x |= -1 << 5 * k`` in ``rleFrString``
-    v = (buf[ends] - np.uint8(48)) & np.uint8(0x1F)
-    x = ((v ^ np.uint8(0x10)).view(np.int8) - np.int8(0x10)).astype(np.int64)
-    # numbers of several characters (a few percent): found from their last character
-    cont = ~end
-    multi_end = np.zeros(len(buf), dtype=bool)
-    np.logical_and(end[1:], cont[:-1], out=multi_end[1:])
-    multi = np.flatnonzero(multi_end[ends])
-    if len(multi):
-        last_m = ends[multi]
-        w_m = np.full(len(multi), 2, dtype=np.int64)
-        going = np.ones(len(multi), dtype=bool)
-        for k in range(2, MAX_RLE_NUMBER_CHARS + 1):  # is character k back a continuation?
-            pos = last_m - k
-            going &= pos >= 0
-            going[going] = cont[pos[going]]
-            if not going.any():
-                break
-            w_m += going
-        if w_m.max() > MAX_RLE_NUMBER_CHARS:
-            ok[np.searchsorted(n_num, multi[w_m > MAX_RLE_NUMBER_CHARS], side="right") - 1] = False
-            w_m = np.minimum(w_m, MAX_RLE_NUMBER_CHARS)
-        first = last_m - w_m + 1
-        x_m = (x[multi] << (5 * (w_m - 1))) + _CHAR_BITS[buf[first]]
+    v = buf[end] - np.uint8(48)  # (a boolean mask, then cheap byte arithmetic: no gathers)
+    np.bitwise_and(v, np.uint8(0x1F), out=v)
+    np.bitwise_xor(v, np.uint8(0x10), out=v)
+    v8 = v.view(np.int8)
+    np.subtract(v8, np.int8(0x10), out=v8)
+    x = v8.astype(dtype)
+    if len(cont):
+        # a number of several characters is a run of consecutive continuation characters and
+        # the character after it: its index is that position minus the continuations before
+        brk = np.flatnonzero(cont[1:] - cont[:-1] != 1) + 1
+        rs = np.zeros(len(brk) + 1, dtype=np.int64)  # its first continuation, in ``cont``
+        rs[1:] = brk
+        re = np.empty_like(rs)
+        re[:-1], re[-1] = brk, len(cont)
+        n_cont = re - rs  # the number has n_cont + 1 characters
+        num = cont[re - 1] + 1 - re
+        too_long = n_cont >= MAX_RLE_NUMBER_CHARS
+        if too_long.any():
+            ok[np.searchsorted(n_num, num[too_long], side="right") - 1] = False
+            n_cont = np.minimum(n_cont, MAX_RLE_NUMBER_CHARS - 1)
+        first = cont[rs]
+        x_m = _CHAR_BITS[buf[first]] + (x[num].astype(np.int64) << (5 * n_cont))
         for k in range(1, MAX_RLE_NUMBER_CHARS - 1):  # character k of numbers wider than k + 1
-            sel = np.flatnonzero(w_m > k + 1)
+            sel = np.flatnonzero(n_cont > k)
             if len(sel) == 0:
                 break
             x_m[sel] += _CHAR_BITS[buf[first[sel] + k]] << (5 * k)
-        x[multi] = x_m
+        # no number of a valid string is larger than ``limit`` in size: run 0, 1 and 2 are
+        # runs, and run j > 2 minus run j - 2 lies in [-limit, limit]
+        huge = (x_m < -limit) | (x_m > limit)
+        if huge.any():
+            ok[np.searchsorted(n_num, num[huge], side="right") - 1] = False
+            x_m[huge] = 0
+        x[num] = x_m
     # run j > 2 is stored as run j minus run j - 2: a running sum along the chains j = 1, 3,
     # 5, ... and j = 2, 4, 6, ... of each string. In each half x[q::2] of the flat array
     # such chains follow each other; they restart at the numbers j = 0, 1, 2 of a string.
@@ -207,29 +221,32 @@ def _decode_chunk(buf, lens, ok, totals, return_runs: bool):
     count = s1 - s0
     has = count > 0
     lead = np.where(has, x[np.minimum(s0, len(x) - 1)], 0)  # run 0 is stored as is
-    heads = np.sort(np.concatenate([s0[count > jj] + jj for jj in range(3)]))  # runs 0, 1, 2
+    j3 = np.arange(3)
+    heads = (s0[:, None] + j3)[count[:, None] > j3]  # runs 0, 1, 2, in order
     # Within a half, chain k restarts at head r_k: subtracting the previous chain's sum (its
     # last run) at r_k makes one cumulative sum over the whole half give every run.
-    limit = int(totals.max()) if n else 0
+    # A string's sum is exact in the working type when no sum of its runs can overflow it.
+    sum_type = np.int64 if int(count.max()) * limit >= 1 << 31 else dtype
     runs, sums, bad_runs = [], [], False
     for q in (0, 1):
         half = x[q::2]
         r = half
         if len(half):
             rpos = heads[heads % 2 == q] // 2  # rpos[0] == 0: a half starts with a head
-            chain_sum = np.add.reduceat(half, rpos)
+            chain_sum = np.add.reduceat(half, rpos, dtype=dtype)
             half[rpos[1:]] -= chain_sum[:-1]
-            r = np.cumsum(half)  # the runs of this half
-            bad_runs = bad_runs or r.min() < 0 or r.max() > limit
+            r = np.cumsum(half, dtype=dtype)  # the runs of this half
+            # a run < 0 is a huge unsigned number: one pass checks both ends
+            bad_runs = bad_runs or int(r.view(_UNSIGNED[dtype]).max()) > limit
             if return_runs:
                 half[:] = r
         runs.append(r)
-        # per string: the sum of its runs in this half (runs in [0, limit] cannot overflow)
+        # per string: the sum of its runs in this half
         lo, hi = (s0 - q + 1) // 2, (s1 - q + 1) // 2
         some = hi > lo
         total_q = np.zeros(n, dtype=np.int64)
         if some.any():
-            total_q[some] = np.add.reduceat(r, lo[some])
+            total_q[some] = np.add.reduceat(r, lo[some], dtype=sum_type)
         sums.append(total_q)
     total = sums[0] + sums[1]
     areas = np.where(s0 % 2 == 0, sums[1], sums[0])  # local j odd: global parity of s0 + 1
@@ -241,13 +258,13 @@ def _decode_chunk(buf, lens, ok, totals, return_runs: bool):
         sel = has & (g % 2 == q)
         last_run[sel] = runs[q][g[sel] // 2]
     trail = np.where(has & (count % 2 == 1), last_run, 0)
-    span = np.stack([lead, total - trail - 1], axis=1)
+    span = np.stack([lead.astype(np.int64), total - trail - 1], axis=1)
     if bad_runs:  # some run < 0 or > height * width: find the strings (rare)
         for q in (0, 1):
             where = np.flatnonzero((runs[q] < 0) | (runs[q] > limit)) * 2 + q
             ok[np.searchsorted(n_num, where, side="right") - 1] = False
     ok &= total == totals
-    return ok, areas, span, x, n_num
+    return ok, areas, span, x.astype(np.int64) if return_runs else None, n_num
 
 
 def mask_iou_by_image(
