@@ -732,39 +732,50 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
         for k in range(n_cat)
     ]
     npig_col = np.maximum(npig, 1)[:, col_a]
-    for m, max_det in enumerate(MAX_DETS):
+    per_m = []  # what every category needs from each maxDets slice
+    for max_det in MAX_DETS:
         in_m = dt["rank"] < max_det
         in_m_a = in_m[a_order]
         sub_order = a_order[in_m_a]  # detection indices of this maxDets slice, in order
         posm = np.cumsum(in_m_a) - 1  # A-order position -> position in the slice
         cat_start = np.searchsorted(dt["cat"][sub_order], np.arange(n_cat + 1))
-        cand_in = in_m[cand_a]
-        cand_p = posm[pos_a[cand_a]]
         # in-range detections up to each position of the slice, per area range
         inr_all = np.zeros((A, len(sub_order) + 1), dtype=np.int32)
         np.cumsum(~d_out[sub_order].T, axis=1, out=inr_all[:, 1:])
-        score_m = dt["score"][sub_order]
-        for k in range(n_cat):
-            if jmin[k] is None:
-                continue
+        cand_p = posm[pos_a[cand_a]]
+        per_m.append((max_det, in_m[cand_a], cand_p, cat_start, inr_all, dt["score"][sub_order]))
+    rows = np.arange(TA)[:, None]
+    # one block per category in pycocotools' layouts, copied into them at once
+    q_k = np.empty((T, R, A, M))
+    sc_k = np.empty((T, R, A, M))
+    rc_k = np.empty((T, A, M))
+    for k in range(n_cat):
+        if jmin[k] is None:
+            continue
+        jm = jmin[k]  # [TA, R]
+        jm1 = np.maximum(jm - 1, 0)
+        jm0 = jm == 0
+        for m, (max_det, cand_in, cand_p, cat_start, inr_all, score_m) in enumerate(per_m):
             cs, n = int(cat_start[k]), int(cat_start[k + 1] - cat_start[k])
             if n == 0:
-                precision[:, :, k, :, m] = 0
-                scores[:, :, k, :, m] = 0
-                recall[:, k, :, m] = 0
+                q_k[..., m] = 0
+                sc_k[..., m] = 0
+                rc_k[:, :, m] = 0
                 continue
             cols = np.arange(cand_b[k], cand_b[k + 1])
             if max_det < MAX_DETS[-1]:
                 cols = cols[cand_in[cols]]
-            c, i = np.nonzero(tp_f[:, cols])  # sorted by (column, position)
+                tp_c, mm_c = tp_f[:, cols], mm_f[:, cols]
+            else:  # a slice, not a copy
+                tp_c, mm_c = tp_f[:, cand_b[k] : cand_b[k + 1]], mm_f[:, cand_b[k] : cand_b[k + 1]]
+            c, i = np.nonzero(tp_c)  # sorted by (column, position)
             p = cand_p[cols[i]] - cs
-            mc, i = np.nonzero(mm_f[:, cols])
+            mc, i = np.nonzero(mm_c)
             mp = cand_p[cols[i]] - cs
             # false positives up to each TP: in-range dets minus matched in-range dets
             mkey = mc * (n + 1) + mp
-            mcount = np.searchsorted(mkey, c * (n + 1) + p, side="right") - np.searchsorted(
-                mkey, c * (n + 1), side="left"
-            )
+            col_start = np.searchsorted(mkey, np.arange(TA) * (n + 1), side="left")
+            mcount = np.searchsorted(mkey, c * (n + 1) + p, side="right") - col_start[c]
             a_c = col_a[c]
             fp = (inr_all[a_c, cs + p + 1] - inr_all[a_c, cs] - mcount).astype(np.float64)
             ntp = np.bincount(c, minlength=TA)
@@ -774,18 +785,21 @@ def _accumulate(gt, dt, cand, dtm, dig, d_out, n_cat):
             width = max(int(ntp.max()), 1)
             env = np.zeros((TA, width))
             env[c, j0] = pr
-            env = np.maximum.accumulate(env[:, ::-1], axis=1)[:, ::-1]
-            tpos = np.zeros((TA, width), dtype=np.int64)
-            tpos[c, j0] = p
-            jm = jmin[k]  # [TA, R]
+            # the envelope, right to left: env_r[:, width - 1 - j] is the max of pr[:, j:]
+            env_r = np.maximum.accumulate(env[:, ::-1], axis=1).ravel()
+            tpos = np.zeros(TA * width, dtype=np.int64)
+            tpos[c * width + j0] = p
             ok = jm <= ntp[:, None]
-            idx = np.clip(jm - 1, 0, width - 1)
-            q = np.where(ok, np.take_along_axis(env, idx, axis=1), 0.0)  # [T * A, R]
-            precision[:, :, k, :, m] = q.reshape(T, A, R).transpose(0, 2, 1)
-            spos = np.where(jm == 0, 0, np.take_along_axis(tpos, idx, axis=1))
+            at = np.minimum(jm1, width - 1)  # [T * A, R]
+            q = np.where(ok, env_r[rows * width + (width - 1) - at], 0.0)  # [T * A, R]
+            q_k[..., m] = q.reshape(T, A, R).transpose(0, 2, 1)
+            spos = np.where(jm0, 0, tpos[rows * width + at])
             sc = np.where(ok, score_m[cs + spos], 0.0)
-            scores[:, :, k, :, m] = sc.reshape(T, A, R).transpose(0, 2, 1)
-            recall[:, k, :, m] = (ntp / npig_col[k]).reshape(T, A)
+            sc_k[..., m] = sc.reshape(T, A, R).transpose(0, 2, 1)
+            rc_k[:, :, m] = (ntp / npig_col[k]).reshape(T, A)
+        precision[:, :, k] = q_k
+        scores[:, :, k] = sc_k
+        recall[:, k] = rc_k
     no_gt = npig == 0  # [K, A]: slices without ground truth stay -1
     ks, as_ = np.nonzero(no_gt)
     precision[:, :, ks, as_, :] = -1
