@@ -289,13 +289,20 @@ def _parse_gt(coco_gt: dict, iou_type: str) -> dict[str, Any]:
         out["hw"] = hw
         dec = decode_rle_counts([r["counts"] for r in rles], g_hw[:, 0] * g_hw[:, 1])
         cols = np.stack([np.zeros(len(anns), dtype=np.int64), g_hw[:, 1] - 1], axis=1)
-        cols[dec.ok] = dec.span[dec.ok] // g_hw[dec.ok, :1]
+        cols[dec.ok] = _columns(dec.span[dec.ok], g_hw[dec.ok, 0])
         out["cols"] = cols
         mask_area = dec.areas.astype(np.float64)
         for i in np.flatnonzero(~dec.ok).tolist():
             mask_area[i] = float(mask_utils.area(rles[i]))
         out["mask_area"] = mask_area
     return out
+
+
+def _columns(span: np.ndarray, height: np.ndarray) -> np.ndarray:
+    """``span // height[:, None]``: flat column-major pixel indices ``[N, 2]`` to columns."""
+    if len(height) and (height == height[0]).all():
+        return span // height[0]  # one image height (the usual case): a scalar divisor
+    return span // height[:, None]
 
 
 def _single_polygon_rles(anns: list, hw: np.ndarray, mask_utils) -> list:
@@ -497,13 +504,14 @@ def _parse_dt_masks(dets: list, d_img: np.ndarray, gt: dict[str, Any]) -> tuple:
     dec = decode_rle_counts(fast_counts, d_hw[fast_idx, 0] * d_hw[fast_idx, 1])
     ok = dec.ok
     rles: list = list(segs)
+    done = fast_idx[ok]
     area = np.zeros(n, dtype=np.float64)
-    area[fast_idx[ok]] = dec.areas[ok]
+    area[done] = dec.areas[ok]
     # image columns that can hold foreground (all columns where not known)
     cols = np.stack([np.zeros(n, dtype=np.int64), d_hw[:, 1] - 1], axis=1)
-    cols[fast_idx[ok]] = dec.span[ok] // d_hw[fast_idx[ok], :1]
+    cols[done] = _columns(dec.span[ok], d_hw[done, 0])
     checked = np.zeros(n, dtype=bool)
-    checked[fast_idx[ok]] = True
+    checked[done] = True
     for i in np.flatnonzero(~checked).tolist():
         h, w = d_hw[i].tolist()
         try:

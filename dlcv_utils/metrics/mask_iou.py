@@ -267,6 +267,16 @@ def _decode_chunk(buf, lens, ok, totals, return_runs: bool):
     return ok, areas, span, x.astype(np.int64) if return_runs else None, n_num
 
 
+def _dense_keys(keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Keys as small non-negative integers in the same order, and how many values they span."""
+    if keys.dtype.kind in "iu" and len(keys):
+        lo, hi = int(keys.min()), int(keys.max())
+        if hi - lo <= 2 * len(keys) + 1024:  # already dense enough: no sort
+            return keys.astype(np.int64) - lo, hi - lo + 1
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return inverse.reshape(-1), len(uniq)
+
+
 def mask_iou_by_image(
     det_rles: Sequence[dict],
     det_image: np.ndarray,
@@ -351,9 +361,9 @@ def mask_iou_by_image(
     if n_d == 0 or n_g == 0:
         return empty, empty.copy(), np.zeros(0)
     # every (detection, ground truth) pair of the same (image, category)
-    _, img = np.unique(np.concatenate([det_image, gt_image]), return_inverse=True)
-    cats, cat = np.unique(np.concatenate([det_cat, gt_cat]), return_inverse=True)
-    key = img.reshape(-1) * len(cats) + cat.reshape(-1)
+    img, _ = _dense_keys(np.concatenate([det_image, gt_image]))
+    cat, n_cat_keys = _dense_keys(np.concatenate([det_cat, gt_cat]))
+    key = img * n_cat_keys + cat
     d_key, g_key = key[:n_d], key[n_d:]
     g_order = np.argsort(g_key, kind="stable")
     g_sorted = g_key[g_order]
@@ -396,19 +406,22 @@ def mask_iou_by_image(
     c = np.cumsum(new_g) - 1
     g_rank[o2] = c - c[first_of_img]  # o2 keeps every image's pairs in the same slots
     uniq_d, uniq_g = pd[new_d].tolist(), pg[o2][new_g].tolist()
-    n_d_img = np.add.reduceat(new_d, img_start).tolist()
-    n_g_img = np.add.reduceat(new_g, img_start).tolist()
-    iou = np.empty(len(pd))
-    di0 = gi0 = 0
-    for s0, s1, nd, ng in zip(img_start.tolist(), img_end.tolist(), n_d_img, n_g_img):
-        dl, gl = uniq_d[di0 : di0 + nd], uniq_g[gi0 : gi0 + ng]
-        di0, gi0 = di0 + nd, gi0 + ng
-        block = np.asarray(
-            mask_utils.iou(
-                [det_rles[i] for i in dl], [gt_rles[i] for i in gl], crowd_int[gl].tolist()
-            ),
-            dtype=np.float64,
-        ).reshape(-1)
-        iou[s0:s1] = block[d_rank[s0:s1] * ng + g_rank[s0:s1]]
+    n_d_img = np.add.reduceat(new_d, img_start)
+    n_g_img = np.add.reduceat(new_g, img_start)
+    d_sel = [det_rles[i] for i in uniq_d]  # the masks of image 0, then image 1, ...
+    g_sel = [gt_rles[i] for i in uniq_g]
+    crowd_list = crowd_int.tolist()
+    c_sel = [crowd_list[i] for i in uniq_g]
+    d_end, g_end = np.cumsum(n_d_img).tolist(), np.cumsum(n_g_img).tolist()
+    blocks, di0, gi0 = [], 0, 0
+    for di1, gi1 in zip(d_end, g_end):
+        blocks.append(mask_utils.iou(d_sel[di0:di1], g_sel[gi0:gi1], c_sel[gi0:gi1]))
+        di0, gi0 = di1, gi1
+    # every image's [nd, ng] block, flattened (row-major) one after the other
+    flat = np.concatenate(blocks, axis=None).astype(np.float64, copy=False)
+    block_size = n_d_img * n_g_img
+    block_start = np.cumsum(block_size) - block_size
+    n_pairs = img_end - img_start
+    iou = flat[np.repeat(block_start, n_pairs) + d_rank * np.repeat(n_g_img, n_pairs) + g_rank]
     keep = iou >= min_iou
     return pd[keep], pg[keep], iou[keep]
