@@ -43,7 +43,13 @@ class DecodedRLEs(NamedTuple):
     offsets: np.ndarray | None
 
 
-_CHAR_BITS = (np.arange(256, dtype=np.int64) - 48) & 0x1F  # 5 value bits of a character
+def _bits5(chars: np.ndarray) -> np.ndarray:
+    """The 5 value bits of characters (``uint8``), as ``int64``."""
+    v = chars - np.uint8(48)
+    np.bitwise_and(v, np.uint8(0x1F), out=v)
+    return v.astype(np.int64)
+
+
 _UNSIGNED = {np.int32: np.uint32, np.int64: np.uint64}
 
 
@@ -74,7 +80,7 @@ def decode_rle_counts(
     counts: Sequence[str | bytes],
     totals: Sequence[int] | np.ndarray,
     return_runs: bool = False,
-    chunk_chars: int = 1 << 17,
+    chunk_chars: int = 1 << 18,
 ) -> DecodedRLEs:
     """Decode and check the run lengths of many compressed COCO RLE strings at once.
 
@@ -201,15 +207,17 @@ def _decode_chunk(buf, lens, ok, totals, return_runs: bool):
             ok[np.searchsorted(n_num, num[too_long], side="right") - 1] = False
             n_cont = np.minimum(n_cont, MAX_RLE_NUMBER_CHARS - 1)
         first = cont[rs]
-        x_m = _CHAR_BITS[buf[first]] + (x[num].astype(np.int64) << (5 * n_cont))
+        x_m = _bits5(buf[first]) + (x[num].astype(np.int64) << (5 * n_cont))
+        wide = np.flatnonzero(n_cont > 1)  # numbers of 3 characters or more (rare)
+        first_w, n_cont_w = first[wide], n_cont[wide]
         for k in range(1, MAX_RLE_NUMBER_CHARS - 1):  # character k of numbers wider than k + 1
-            sel = np.flatnonzero(n_cont > k)
-            if len(sel) == 0:
+            sel = n_cont_w > k
+            if not sel.any():
                 break
-            x_m[sel] += _CHAR_BITS[buf[first[sel] + k]] << (5 * k)
+            x_m[wide[sel]] += _bits5(buf[first_w[sel] + k]) << (5 * k)
         # no number of a valid string is larger than ``limit`` in size: run 0, 1 and 2 are
         # runs, and run j > 2 minus run j - 2 lies in [-limit, limit]
-        huge = (x_m < -limit) | (x_m > limit)
+        huge = np.abs(x_m) > limit
         if huge.any():
             ok[np.searchsorted(n_num, num[huge], side="right") - 1] = False
             x_m[huge] = 0
@@ -223,6 +231,7 @@ def _decode_chunk(buf, lens, ok, totals, return_runs: bool):
     lead = np.where(has, x[np.minimum(s0, len(x) - 1)], 0)  # run 0 is stored as is
     j3 = np.arange(3)
     heads = (s0[:, None] + j3)[count[:, None] > j3]  # runs 0, 1, 2, in order
+    head_odd = (heads & 1).astype(bool)
     # Within a half, chain k restarts at head r_k: subtracting the previous chain's sum (its
     # last run) at r_k makes one cumulative sum over the whole half give every run.
     # A string's sum is exact in the working type when no sum of its runs can overflow it.
@@ -232,7 +241,7 @@ def _decode_chunk(buf, lens, ok, totals, return_runs: bool):
         half = x[q::2]
         r = half
         if len(half):
-            rpos = heads[heads % 2 == q] // 2  # rpos[0] == 0: a half starts with a head
+            rpos = heads[head_odd if q else ~head_odd] >> 1  # rpos[0] == 0: starts with a head
             chain_sum = np.add.reduceat(half, rpos, dtype=dtype)
             half[rpos[1:]] -= chain_sum[:-1]
             r = np.cumsum(half, dtype=dtype)  # the runs of this half
