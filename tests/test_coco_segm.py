@@ -447,6 +447,10 @@ def _one_image_case():
         ({"size": [6, 8], "counts": "0" * 20 + "P"}, "ends in the middle of a number"),
         ({"size": [6, 9], "counts": encode_counts([54])}, "differs from the image's"),
         ({"size": [6.0, 8.0], "counts": encode_counts([48])}, "must hold integers"),
+        ({"size": [True, 8], "counts": encode_counts([48])}, "must hold integers, got True"),
+        ({"size": [6, np.float64(8)], "counts": encode_counts([48])}, "must hold integers"),
+        ({"size": [6, 8, 1], "counts": encode_counts([48])}, "differs from the image's"),
+        ({"size": "68", "counts": encode_counts([48])}, "must be a list of integers"),
         ({"size": [6, 8], "counts": [40, 7]}, "add up to 47"),
         ([[1, 1, 5, 1, True, 4]], "non-number True"),
         ([[1, 1, 5, 1, float("nan"), 4]], "non-finite"),
@@ -457,6 +461,19 @@ def test_malformed_detection_masks_are_refused(bad, message):
     dets[1]["segmentation"] = bad
     with pytest.raises(ValueError, match=r"detections\[1\] segmentation: .*" + message):
         coco_evaluate(gt, dets, "segm")
+
+
+@pytest.mark.parametrize(
+    "as_size",
+    [tuple, lambda s: [np.int64(v) for v in s], np.array],
+    ids=["tuple", "np_int", "array"],
+)
+def test_rle_sizes_as_tuples_or_numpy_integers(as_size):
+    gt, dets = _one_image_case()
+    expected = coco_evaluate(gt, dets, "segm")["stats"]
+    for d in dets:
+        d["segmentation"]["size"] = as_size(d["segmentation"]["size"])
+    assert coco_evaluate(gt, dets, "segm")["stats"].tolist() == expected.tolist()
 
 
 def test_the_first_bad_detection_is_named():
