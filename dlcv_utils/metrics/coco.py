@@ -350,7 +350,9 @@ def _single_polygon_rles(anns: list, hw: np.ndarray, mask_utils) -> list:
     for b0, b1 in itertools.pairwise(bounds.tolist()):
         sel = good_idx[b0:b1].tolist()
         h, w = keys[b0].tolist()
-        for j, rle in zip(sel, mask_utils.frPyObjects([polys[j] for j in sel], h, w)):
+        # views of ``xy`` (the same float64 values that pycocotools would make of the lists)
+        views = [xy[a : a + b] for a, b in zip(starts[sel].tolist(), lens[sel].tolist())]
+        for j, rle in zip(sel, mask_utils.frPyObjects(views, h, w)):
             out[cand[j]] = rle
     return out
 
