@@ -203,6 +203,30 @@ def test_decode_refuses_what_check_segmentation_refuses():
     assert d.areas[[1, 3]].tolist() == [3, 3]
 
 
+def test_decode_large_images_and_int32_overflow():
+    # height * width < 2**30 decodes in int32, larger ones in int64. Strings that would pass
+    # if int32 wrapped around: runs 0, 2, ..., 14 of 2**29 (their sum 2**32 wraps to 0) and
+    # run 1 of 2**29; and a number 2**32 larger than a run (it wraps to the run)
+    wrap_sum = [2**29 if j % 2 == 0 or j == 1 else 0 for j in range(15)]
+    cases = [
+        (encode_counts([2**31 - 10, 4, 6]), 2**31, True),  # int64
+        (encode_counts([2**31 - 10, 4, 7]), 2**31, False),
+        (encode_counts([2**29 - 3, 1, 1, 1]), 2**29, True),
+        (encode_counts(wrap_sum), 2**29, False),  # the runs add up to 9 * 2**29
+        (encode_counts([5, 3, 7 + 2**32, -(2**32)]), 15, False),  # runs 7 + 2**32 and -2**32
+        (encode_counts([5, 3, 7, 0]), 15, True),
+    ]
+    counts, totals = [c for c, _, _ in cases], [t for _, t, _ in cases]
+    for chunk in (1, 1 << 18):  # one string per chunk (int32 where it fits), and one chunk
+        d = decode_rle_counts(counts, totals, return_runs=True, chunk_chars=chunk)
+        assert d.ok.tolist() == [ok for _, _, ok in cases]
+        for i, (c, _, ok) in enumerate(cases):
+            if ok:
+                runs = rle_counts(c)
+                assert d.runs[d.offsets[i] : d.offsets[i + 1]].tolist() == runs
+                assert d.areas[i] == sum(runs[1::2])
+
+
 def test_decode_rejects_wrong_totals_length():
     with pytest.raises(ValueError, match="totals must have one entry per string"):
         decode_rle_counts(["0"], [1, 2])
