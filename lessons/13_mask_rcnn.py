@@ -363,14 +363,21 @@ print("gradient only in each RoI's own class map:", touched.sum(1).tolist())
 # ## 4. Mask R-CNN on the shapes data
 #
 # We build torchvision's `MaskRCNN` from parts sized for 128 px images and a CPU
-# (`dlcv_utils.models.mask_rcnn.build_mask_rcnn`): the box part is lesson 05's Faster R-CNN;
-# the mask branch is narrow, `cfg.mask_layers` convolutions of `cfg.mask_channels` channels
-# instead of 4 × 256 (on the shapes, a few thin layers are enough). The backbone is set by
-# `cfg.backbone`: `"tiny"` is lesson 05's small CNN of stride 4 (one feature map), `"tiny_fpn"`
-# a small CNN with an FPN (lesson 06, levels P2-P4), the shape of the paper's models; the CPU
-# settings use the backbone that learns the shapes fastest in CPU minutes, the GPU settings the
-# FPN. The data loader now also delivers `target["masks"]` (the horizontal flip moves masks
-# with boxes).
+# (`dlcv_utils.models.mask_rcnn.build_mask_rcnn`), the shape of the paper's models: a small
+# plain CNN whose stride-4, 8 and 16 stages feed an FPN (lesson 06; levels P2-P4 of
+# `cfg.fpn_channels` channels), an RPN with anchors on every level, RoIAlign heads for boxes
+# and masks. The mask branch is narrow, `cfg.mask_layers` convolutions of `cfg.mask_channels`
+# channels instead of 4 × 256 (on the shapes, a few thin layers are enough). The data loader
+# now also delivers `target["masks"]` (the horizontal flip moves masks with boxes).
+#
+# Which pyramid level does an RoI pool from? The FPN paper's rule: an RoI of side
+# $s = \sqrt{wh}$ goes to level $k = \lfloor k_0 + \log_2(s / s_0) \rfloor$, clipped to the
+# levels there are, with $k_0 = 4$ and a canonical side $s_0 = 224$ (an ImageNet-sized
+# object pools from P4). Our objects are 8-64 px, so `cfg.canonical_scale` sets $s_0 = 112$:
+# RoIs under 56 px pool from P2, where a 20 px shape still covers 5 × 5 cells, and 56-112 px
+# ones from P3. Scaling the rule down further is a trap: with $s_0 = 56$ a 28 px shape pools
+# from P3, only 3.5 cells wide, and the same training reached about 0.2 less box mAP@0.5
+# (`benchmarks/bench_mask_backbones.py` trains both, and lesson 05's one-map backbone).
 
 # %%
 from dlcv_utils.course.recipes import shapes_loaders
@@ -391,6 +398,30 @@ n_mask = sum(
 )
 print(f"  of which the mask branch: {n_mask:,d}")
 print(model.roi_heads.mask_head)
+
+# %% [markdown]
+# The level rule, written out and checked against torchvision's (`LevelMapper`, what
+# `MultiScaleRoIAlign` uses), on the validation objects' boxes:
+
+# %%
+import math
+
+from torchvision.ops.poolers import LevelMapper
+
+
+def fpn_level(w, h, canonical, k0=4, k_min=2, k_max=1 + cfg.levels):
+    """The FPN paper's level rule for an RoI of w x h pixels (2 means P2)."""
+    k = math.floor(k0 + math.log2(math.sqrt(w * h) / canonical) + 1e-6)  # eps as torchvision
+    return min(max(k, k_min), k_max)
+
+
+val_boxes = torch.cat([datasets[1][i][1]["boxes"] for i in range(len(datasets[1]))])  # [N, 4]
+for s0 in (cfg.canonical_scale, 56):
+    ours = [fpn_level(float(x1 - x0), float(y1 - y0), s0) for x0, y0, x1, y1 in val_boxes]
+    mapper = LevelMapper(2, 1 + cfg.levels, canonical_scale=s0, canonical_level=4)
+    assert ours == (mapper([val_boxes]) + 2).tolist()  # LevelMapper counts from k_min
+    counts = {f"P{k}": ours.count(k) for k in range(2, 2 + cfg.levels)}
+    print(f"canonical side {s0:>3} px: {len(ours)} val objects per level {counts}")
 
 # %% [markdown]
 # ### Training
@@ -644,6 +675,10 @@ if coco_model is not None:
 # * The **mask head** predicts a 28 × 28 mask per class for each RoI; its **target** is the
 #   ground-truth mask cropped to the RoI with RoIAlign; the **loss** is a per-pixel binary
 #   cross-entropy on the ground-truth class's map only.
+# * With an **FPN**, each RoI pools from one pyramid level chosen by its size
+#   ($\lfloor 4 + \log_2(\sqrt{wh} / s_0) \rfloor$); small images and objects need a smaller
+#   canonical side $s_0$, but not so small that the RoIs land on maps where they are only a few
+#   cells wide.
 # * The mask threshold trades mask size for precision; the colour splash is a one-line
 #   application of the masks.
 #
@@ -653,6 +688,8 @@ if coco_model is not None:
 # 2. Evaluate with `mask_threshold=0.3` and `0.7`: which gives the best mask AP, and why does
 #    box AP not change?
 # 3. Replace RoIAlign by RoIPool in section 2 with `stride = 4`. Does the gap shrink?
+# 4. Train with `dataclasses.replace(cfg, canonical_scale=56)`. How many validation objects
+#    pool from P3 now, and which of AP small and AP medium suffers more?
 
 # %% [markdown]
 # ## Glossary (용어집)

@@ -90,6 +90,23 @@ def test_build_mask_rcnn_rejects_bad_arguments():
         FPNBackbone(levels=5)
 
 
+def test_build_mask_rcnn_level_rule_uses_canonical_scale():
+    from torchvision.ops.poolers import LevelMapper
+
+    model = build_mask_rcnn(3)
+    pools = (model.roi_heads.box_roi_pool, model.roi_heads.mask_roi_pool)
+    assert [p.canonical_scale for p in pools] == [112, 112]
+    assert [p.canonical_level for p in pools] == [4, 4]
+    # sqrt(area) just under 112 / 2 -> P2, at 112 / 2 -> P3, at 112 -> P4 (the last level)
+    sides = [55.0, 56.0, 111.0, 112.0]
+    boxes = torch.tensor([[0.0, 0.0, s, s] for s in sides])  # [4, 4]
+    assert (LevelMapper(2, 4, canonical_scale=112)([boxes]) + 2).tolist() == [2, 3, 3, 4]
+    model = build_mask_rcnn(3, canonical_scale=56)
+    assert model.roi_heads.mask_roi_pool.canonical_scale == 56
+    with pytest.raises(ValueError, match="canonical_scale must be an int >= 1"):
+        build_mask_rcnn(3, canonical_scale=0)
+
+
 # ----------------------------------------------------------------------------- mask targets
 def test_mask_targets_equal_torchvision_project_masks_on_boxes():
     from torchvision.models.detection.roi_heads import project_masks_on_boxes

@@ -151,8 +151,24 @@ def test_backbone_shapes():
         (2, 12, 96 // 32, 64 // 32),
     ]
     assert net.fpn.in_channels_list == [4 * 4, 8 * 4, 8 * 4]
+    assert net.strides == [8, 16, 32]
     with pytest.raises(ValueError, match="out_channels must be an int >= 1"):
         RetinaNetBackbone(out_channels=0)
+    with pytest.raises(ValueError, match="first_stride must be 4 or 8"):
+        RetinaNetBackbone(first_stride=2)
+
+
+def test_backbone_first_stride_4_gives_p2_to_p4():
+    net = RetinaNetBackbone(width=4, out_channels=12, first_stride=4)
+    out = net(torch.zeros(2, 3, 96, 64))
+    assert list(out) == ["p2", "p3", "p4"]
+    assert net.strides == [4, 8, 16]
+    assert [tuple(v.shape) for v in out.values()] == [
+        (2, 12, 96 // 4, 64 // 4),
+        (2, 12, 96 // 8, 64 // 8),
+        (2, 12, 96 // 16, 64 // 16),
+    ]
+    assert net.fpn.in_channels_list == [2 * 4, 4 * 4, 8 * 4]
 
 
 def _head_outputs(num_classes=4, anchors=30, images=2, seed=0):
@@ -255,6 +271,8 @@ def test_recipe_builds_lesson_model():
     a, b = build_retinanet_model(cfg), build_retinanet_model(cfg, gamma=cfg.ablation_gamma)
     assert a.head.classification_head.gamma == cfg.gamma
     assert b.head.classification_head.gamma == cfg.ablation_gamma
+    assert a.backbone.strides == [cfg.first_stride * 2**i for i in range(3)]
+    assert a.backbone.out_channels == cfg.fpn_channels
     # the same seed: the ablation starts from the same weights
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.equal(pa, pb)

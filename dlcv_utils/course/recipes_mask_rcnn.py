@@ -81,6 +81,7 @@ def build_mask_rcnn_model(cfg: Lesson13) -> nn.Module:
         levels=cfg.levels,
         fpn_channels=cfg.fpn_channels,
         anchor_sizes=cfg.anchor_sizes,
+        canonical_scale=cfg.canonical_scale,
         mask_layers=cfg.mask_layers,
         mask_channels=cfg.mask_channels,
         mask_roi_size=cfg.mask_roi_size,

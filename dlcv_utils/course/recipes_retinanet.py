@@ -46,6 +46,7 @@ def build_retinanet_model(cfg: Lesson11, gamma: float | None = None) -> nn.Modul
         head_convs=cfg.head_convs,
         head_norm=cfg.head_norm,
         base_sizes=cfg.base_sizes,
+        first_stride=cfg.first_stride,
         aspect_ratios=cfg.aspect_ratios,
         alpha=cfg.alpha,
         gamma=cfg.gamma if gamma is None else gamma,

@@ -4,7 +4,8 @@ Taught in lesson 13 (Mask R-CNN).
 
 * :func:`build_mask_rcnn` assembles torchvision's ``MaskRCNN`` around a small plain CNN with an
   FPN (:class:`~dlcv_utils.models.fpn.FPN`, levels P2-P4 of strides 4, 8, 16), sized for the
-  128 px shapes images; its mask head is narrow (``mask_layers`` 3x3 convolutions of
+  128 px shapes images; RoIs pick their pyramid level by the FPN paper's rule with a canonical
+  side of 112 px (below 56 px: P2, 56-112 px: P3); its mask head is narrow (``mask_layers`` 3x3 convolutions of
   ``mask_channels`` instead of torchvision's 4 x 256) so it trains on a CPU in minutes.
 * :func:`mask_targets` is the mask head's training target: each ground-truth mask cropped to its
   RoI and resampled to ``M x M`` with RoIAlign (torchvision's ``project_masks_on_boxes``).
@@ -76,7 +77,7 @@ class FPNBackbone(nn.Module):
     """
 
     def __init__(
-        self, widths: Sequence[int] = (16, 32, 64, 128), levels: int = 3, out_channels: int = 64
+        self, widths: Sequence[int] = (32, 64, 128, 128), levels: int = 3, out_channels: int = 64
     ):
         super().__init__()
         _check_int(levels, "levels", 1)
@@ -97,7 +98,7 @@ def build_mask_rcnn(
     *,
     backbone: str = "tiny_fpn",
     image_size: int = 128,
-    widths: Sequence[int] = (16, 32, 64, 128),
+    widths: Sequence[int] = (32, 64, 128, 128),
     levels: int = 3,
     fpn_channels: int = 64,
     anchor_sizes: Sequence[Sequence[float]] = ((12, 16, 24), (24, 32, 48), (48, 64, 96)),
@@ -112,7 +113,7 @@ def build_mask_rcnn(
     box_score_thresh: float = 0.01,
     box_detections_per_img: int = 100,
     sampling_ratio: int = 1,
-    canonical_scale: int = 56,
+    canonical_scale: int = 112,
 ) -> nn.Module:
     """torchvision's ``MaskRCNN`` with a small CNN + FPN backbone, for ``image_size`` images.
 
@@ -121,8 +122,12 @@ def build_mask_rcnn(
     to ``mask_roi_size`` x ``mask_roi_size``, ``mask_layers`` 3x3 conv-ReLU of
     ``mask_channels``, a 2x transposed convolution and a 1x1 convolution giving one
     ``2 * mask_roi_size`` square mask logit map **per class** (the loss reads the map of the
-    RoI's ground-truth class only). The FPN level rule is scaled to the small anchors
-    (``canonical_scale=56``: a 56 px RoI pools from P4).
+    RoI's ground-truth class only). An RoI of side ``s = sqrt(w h)`` pools from level
+    ``floor(4 + log2(s / canonical_scale))``, clipped to the levels there are (the FPN paper's
+    rule, whose canonical side is 224 for ImageNet-sized objects): with ``canonical_scale=112``
+    the shapes objects under 56 px pool from P2 and those of 56-112 px from P3. Scaling the rule
+    down further (56: a 28 px object pools from P3, where it covers 3.5 cells) costs about 0.2
+    box mAP@0.5 on the shapes (``benchmarks/bench_mask_backbones.py``).
 
     Args:
         num_classes: classes **including** the background (shapes: 5 + 1 = 6).
@@ -149,7 +154,8 @@ def build_mask_rcnn(
         box_score_thresh: detections below this score are dropped at test time.
         box_detections_per_img: at most this many detections per image.
         sampling_ratio: bilinear samples per RoIAlign bin side (1 keeps the CPU fast).
-        canonical_scale: the FPN level rule's canonical RoI side.
+        canonical_scale: the FPN level rule's canonical RoI side (pixels; ``"tiny"`` has one
+            level, so it has no effect there).
 
     Raises:
         ValueError / TypeError: ``num_classes < 2``, bad sizes, ``len(anchor_sizes) != levels``,
@@ -177,6 +183,7 @@ def build_mask_rcnn(
         ("mask_channels", mask_channels),
         ("mask_roi_size", mask_roi_size),
         ("sampling_ratio", sampling_ratio),
+        ("canonical_scale", canonical_scale),
     ):
         _check_int(value, name, 1)
     if len(anchor_sizes) != levels:

@@ -3,9 +3,10 @@
 Taught in lesson 11. The pieces:
 
 * :class:`RetinaNetBackbone`: lesson 08's tiny multi-scale CNN
-  (:class:`~dlcv_utils.models.ssd.SSDBackbone`, strides 8, 16, 32) whose maps go through an
-  :class:`~dlcv_utils.models.fpn.FPN`, giving ``P3..P5`` with ``out_channels`` channels each
-  (what torchvision's ``RetinaNet`` reads);
+  (:class:`~dlcv_utils.models.ssd.SSDBackbone`, strides 8, 16, 32, or 4, 8, 16 with
+  ``first_stride=4``) whose maps go through an :class:`~dlcv_utils.models.fpn.FPN`, giving
+  three levels (``P3..P5``, or ``P2..P4``) with ``out_channels`` channels each (what
+  torchvision's ``RetinaNet`` reads);
 * :func:`retinanet_anchor_sizes`: the paper's three scales per octave, ``s * 2^(i/3)``, one
   tuple per level;
 * :class:`FocalClassificationHead` / :class:`LightRegressionHead`: torchvision's heads with
@@ -78,29 +79,44 @@ def _check_convs(num_convs) -> int:
 
 
 class RetinaNetBackbone(nn.Module):
-    """A tiny CNN + FPN giving ``P3, P4, P5`` (strides 8, 16, 32) with ``out_channels`` each.
+    """A tiny CNN + FPN giving three levels of ``out_channels`` each, ``P3..P5`` or ``P2..P4``.
+
+    The paper's ``P3..P7`` (strides 8-128) suit objects of 32-512 px on 800 px images. The
+    shapes objects are 8-64 px on 128 px images: at stride 8 a third of them have no anchor of
+    IoU >= 0.5 (lesson 08 measured the same for SSD), so the course starts at stride 4.
 
     Args:
-        width: width of :class:`~dlcv_utils.models.ssd.SSDBackbone` (3 levels: ``4 width``,
-            ``8 width``, ``8 width`` channels).
+        width: width of :class:`~dlcv_utils.models.ssd.SSDBackbone` (its 3 levels have ``4
+            width``, ``8 width``, ``8 width`` channels, or ``2 width``, ``4 width``, ``8 width``
+            with ``first_stride=4``).
         out_channels: FPN channels (torchvision's ``RetinaNet`` reads ``out_channels``).
+        first_stride: stride of the finest level, 8 (``P3, P4, P5``: strides 8, 16, 32) or 4
+            (``P2, P3, P4``: strides 4, 8, 16).
+
+    Attributes:
+        strides: the strides of the three levels.
 
     Example:
         >>> net = RetinaNetBackbone(width=4, out_channels=16)
         >>> {k: tuple(v.shape[1:]) for k, v in net(torch.zeros(1, 3, 128, 128)).items()}
         {'p3': (16, 16, 16), 'p4': (16, 8, 8), 'p5': (16, 4, 4)}
+        >>> net = RetinaNetBackbone(width=4, out_channels=16, first_stride=4)
+        >>> {k: tuple(v.shape[1:]) for k, v in net(torch.zeros(1, 3, 128, 128)).items()}
+        {'p2': (16, 32, 32), 'p3': (16, 16, 16), 'p4': (16, 8, 8)}
     """
 
-    def __init__(self, width: int = 16, out_channels: int = 64):
+    def __init__(self, width: int = 16, out_channels: int = 64, first_stride: int = 8):
         super().__init__()
         self.out_channels = check_int(out_channels, "out_channels", minimum=1)
-        self.body = SSDBackbone(width, levels=3)
+        self.body = SSDBackbone(width, levels=3, first_stride=first_stride)
         self.fpn = FPN(self.body.out_channels, self.out_channels)
-        self.strides = [8, 16, 32]
+        self.strides = [first_stride, 2 * first_stride, 4 * first_stride]
+        first = 3 if first_stride == 8 else 2
+        self.level_names = tuple(f"p{first + i}" for i in range(3))
 
     def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         feats = self.fpn(self.body(x)).values()
-        return OrderedDict(zip(("p3", "p4", "p5"), feats, strict=True))
+        return OrderedDict(zip(self.level_names, feats, strict=True))
 
 
 def _head_convs(head: nn.Module, num_convs, norm_layer: Callable | None) -> nn.Sequential:
@@ -251,6 +267,7 @@ def build_retinanet(
     head_convs: int = 2,
     head_norm: bool = True,
     base_sizes: Sequence[float] = (12, 24, 48),
+    first_stride: int = 8,
     aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0),
     alpha: float = 0.25,
     gamma: float = 2.0,
@@ -265,7 +282,8 @@ def build_retinanet(
         fpn_channels: FPN and head channels.
         head_convs: convs per head branch (paper: 4).
         head_norm: group norm after each head conv (:func:`group_norm`).
-        base_sizes: anchor base size per level P3, P4, P5 (3 scales per octave each).
+        base_sizes: anchor base size per level, finest first (3 scales per octave each).
+        first_stride: stride of the finest level, 8 (P3-P5) or 4 (P2-P4).
         aspect_ratios: height / width ratios (the same on every level).
         alpha: focal-loss ``alpha``.
         gamma: focal-loss ``gamma`` (0: cross-entropy).
@@ -282,7 +300,7 @@ def build_retinanet(
 
     num_classes = check_int(num_classes, "num_classes", minimum=2)
     image_size = check_int(image_size, "image_size", minimum=32)
-    backbone = RetinaNetBackbone(width, fpn_channels)
+    backbone = RetinaNetBackbone(width, fpn_channels, first_stride)
     if len(base_sizes) != len(backbone.strides):
         raise ValueError(
             f"base_sizes must give one size per level ({len(backbone.strides)}), got {base_sizes!r}"
