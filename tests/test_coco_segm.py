@@ -444,6 +444,19 @@ def test_expected_value_as_arithmetic():
 
 
 # ----------------------------------------------------------------------------- bad input
+class _IndexOnly:
+    """An integer-like object that numpy and pycocotools do not take as an integer."""
+
+    def __init__(self, value: int):
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"_IndexOnly({self.value})"
+
+
 def _one_image_case():
     m = np.zeros((6, 8), bool)
     m[1:4, 2:6] = True
@@ -475,6 +488,7 @@ def _one_image_case():
         ({"size": [6, np.float64(8)], "counts": encode_counts([48])}, "must hold integers"),
         ({"size": [6, 8, 1], "counts": encode_counts([48])}, "differs from the image's"),
         ({"size": "68", "counts": encode_counts([48])}, "must be a list of integers"),
+        ({"size": [6, _IndexOnly(8)], "counts": encode_counts([48])}, "must hold integers"),
         ({"size": [6, 8], "counts": [40, 7]}, "add up to 47"),
         ([[1, 1, 5, 1, True, 4]], "non-number True"),
         ([[1, 1, 5, 1, float("nan"), 4]], "non-finite"),

@@ -62,7 +62,6 @@ and faster-coco-eval.
 
 from __future__ import annotations
 
-import array
 import itertools
 import json
 import os
@@ -452,22 +451,6 @@ def _parse_dt(dets: list, gt: dict[str, Any], iou_type: str) -> dict[str, Any]:
     return out
 
 
-def _int_pairs(values: list) -> np.ndarray:
-    """``np.array(values)``, without numpy's slow nested-sequence path for pairs of integers.
-
-    Lists or tuples of two integers (or integer-like objects: ``bool``, numpy integers) become
-    ``int64[N, 2]``; anything else goes to ``np.array``.
-    """
-    if set(map(type, values)) <= {list, tuple} and set(map(len, values)) == {2}:
-        try:
-            flat = array.array("q", itertools.chain.from_iterable(values))
-        except (TypeError, OverflowError):
-            pass
-        else:
-            return np.frombuffer(flat, dtype=np.int64).reshape(-1, 2)
-    return np.array(values)
-
-
 def _compressed_of_size(segs: list, hw: np.ndarray) -> tuple[np.ndarray, list]:
     """Compressed RLE dicts (``counts`` str/bytes) whose ``size`` is ``hw``: indices, counts."""
     n = len(segs)
@@ -479,7 +462,7 @@ def _compressed_of_size(segs: list, hw: np.ndarray) -> tuple[np.ndarray, list]:
             counts = None
         if counts is not None and set(map(type, counts)) <= {str, bytes}:
             try:
-                arr = _int_pairs(sizes)
+                arr = np.array(sizes)
             except (ValueError, TypeError):
                 arr = None
             # integers only (True would pass as 1, so sizes <= 1 take the slow path)
