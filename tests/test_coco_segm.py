@@ -537,6 +537,31 @@ def test_malformed_ground_truth_polygons_are_refused():
         coco_evaluate(gt, dets, "segm")
 
 
+def test_mask_iou_by_image_takes_any_integer_keys():
+    # dense keys are used as they are, sparse ones are ranked first: the same pairs either way
+    rng = np.random.default_rng(3)
+    h, w = 12, 14
+    d_rles = [rle_of(blob(rng, h, w)) for _ in range(25)]
+    g_rles = [rle_of(blob(rng, h, w)) for _ in range(8)]
+    d_img, d_cat = rng.integers(0, 3, 25), rng.integers(0, 2, 25)
+    g_img, g_cat = rng.integers(0, 3, 8), rng.integers(0, 2, 8)
+    crowd = np.zeros(8, bool)
+    ref = mask_iou_by_image(d_rles, d_img, d_cat, g_rles, g_img, g_cat, crowd)
+    assert len(ref[0]) > 0
+    for to_key in (
+        lambda k: k * 10**12 - 7,  # sparse: np.unique
+        lambda k: np.uint64(2**64 - 1) - k.astype(np.uint64),  # dense, at the top of uint64
+        lambda k: k + np.iinfo(np.int64).min,  # dense, at the bottom of int64
+    ):
+        got = mask_iou_by_image(
+            d_rles, to_key(d_img), to_key(d_cat), g_rles, to_key(g_img), to_key(g_cat), crowd
+        )
+        order = np.lexsort((got[1], got[0]))
+        ref_order = np.lexsort((ref[1], ref[0]))
+        for a, b in zip(got, ref):
+            assert a[order].tolist() == b[ref_order].tolist()
+
+
 def test_mask_iou_by_image_checks_its_arrays():
     rle = rle_of(np.ones((2, 2), bool))
     one, two = np.array([1]), np.array([1, 1])

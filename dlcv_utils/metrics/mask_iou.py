@@ -281,7 +281,7 @@ def _dense_keys(keys: np.ndarray) -> tuple[np.ndarray, int]:
     if keys.dtype.kind in "iu" and len(keys):
         lo, hi = int(keys.min()), int(keys.max())
         if hi - lo <= 2 * len(keys) + 1024:  # already dense enough: no sort
-            return keys.astype(np.int64) - lo, hi - lo + 1
+            return (keys - keys.min()).astype(np.int64), hi - lo + 1  # exact in keys' dtype
     uniq, inverse = np.unique(keys, return_inverse=True)
     return inverse.reshape(-1), len(uniq)
 
