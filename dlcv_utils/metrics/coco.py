@@ -555,17 +555,17 @@ def _group_rank(keys: np.ndarray) -> np.ndarray:
 
 def _candidate_pairs(dkey, gkey, dt, gt, iou_type):
     """All (detection, ground truth) pairs of the same (image, category) with IoU >= 0.5."""
+    thr = min(IOU_THRESHOLDS.min(), 1 - 1e-10)
+    if iou_type == "segm":  # pairs by image inside (no per-detection bookkeeping here)
+        return _candidate_pairs_segm(dt, gt, thr)
     gs = np.searchsorted(gkey, dkey, side="left")
     cnt = np.searchsorted(gkey, dkey, side="right") - gs
-    thr = min(IOU_THRESHOLDS.min(), 1 - 1e-10)
     pd_list, pg_list, iou_list = [], [], []
     cum = np.cumsum(cnt)
     total = int(cum[-1]) if len(cum) else 0
     if total == 0:
         e = np.zeros(0, dtype=np.int64)
         return e, e, np.zeros(0)
-    if iou_type == "segm":
-        return _candidate_pairs_segm(dt, gt, thr)
     edges = np.searchsorted(cum, np.arange(_PAIR_CHUNK, total, _PAIR_CHUNK), side="left")
     bounds = np.unique(np.concatenate(([0], edges + 1, [len(dkey)])))
     bounds = np.minimum(bounds, len(dkey))
