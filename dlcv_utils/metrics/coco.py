@@ -605,9 +605,8 @@ def _candidate_pairs_segm(dt, gt, thr):
         return out
 
     n_d, n_g = len(dt["rle"]), len(gt["rle"])
-    d_img, d_cat, d_cols, d_area = unsorted(
-        dt["order"], n_d, (dt["img"], dt["cat"], dt["cols"], dt["mask_area"]), (0, -1, 0, 0)
-    )
+    d_img, d_cols, d_area = dt["parsed"]  # in the parsed order already
+    (d_cat,) = unsorted(dt["order"], n_d, (dt["cat"],), (-1,))
     g_img, g_cat, g_crowd, g_cols, g_area = unsorted(
         gt["order"],
         n_g,
@@ -951,12 +950,12 @@ def coco_evaluate(coco_gt, detections, iou_type: str = "bbox") -> dict[str, Any]
         "key": dkey,
         "order": d_order,
         "rle": dt.get("rle"),
-        "cols": dt["cols"][d_order] if "cols" in dt else None,
-        "mask_area": dt["mask_area"][d_order] if "mask_area" in dt else None,
+        # masks: the per-detection arrays as parsed (the IoU step works in that order)
+        "parsed": (dt["img"], dt["cols"], dt["mask_area"]) if "cols" in dt else None,
     }
     if iou_type == "bbox":
         ds["box"] = dt["box"][d_order]
-    del dt, srank, keep  # the sorted copies in ds are all that is needed from here
+    del dt, srank, keep  # what ds holds (sorted copies; masks: parsed arrays) is all we need
 
     pd, pg, piou = _candidate_pairs(dkey, gkey, ds, gs, iou_type)
     cand, dtm, dig = _match(
