@@ -456,17 +456,23 @@ make_focal_loss_widget(trained_logits, trained_targets, gamma=cfg.gamma, alpha=c
 from dataclasses import replace
 
 short = replace(cfg.train, epochs=cfg.ablation_epochs)  # the same short budget for both
-fl_run, ce_run = (
-    train_and_evaluate(
-        build_retinanet_model(cfg, gamma=g),
+
+
+def ablation_run(gamma):
+    # the loader's shuffling generator has moved on with every epoch trained so far: restart it
+    # from the seed, so that both runs see the same batches in the same order
+    train_loader.generator.manual_seed(cfg.seed)
+    return train_and_evaluate(
+        build_retinanet_model(cfg, gamma=gamma),
         train_loader,
         val_loader,
         short,
         device=device,
         seed=cfg.seed,
     )
-    for g in (cfg.gamma, cfg.ablation_gamma)
-)
+
+
+fl_run, ce_run = ablation_run(cfg.gamma), ablation_run(cfg.ablation_gamma)
 assert ce_run.history.iterations == fl_run.history.iterations  # the same budget
 print(f"{'':24s} {'iterations':>10s} {'mAP@0.5':>8s} {'mAP':>6s}")
 rows = (

@@ -364,11 +364,14 @@ _ = check_fast_fusion(my_fusion)
 # D0 at 512 px is too slow to train from scratch on a CPU in minutes, so we shrink every axis
 # and keep every part (`dlcv_utils.models.efficientdet.build_efficientdet`):
 #
-# * **backbone**: a tiny EfficientNet: a stride-2 stem and four stages of **MBConv** blocks
+# * **backbone**: a tiny EfficientNet: a stride-2 stem and stages of **MBConv** blocks
 #   (역잔차 블록, inverted residual: 1 × 1 expansion, depthwise 3 × 3, **squeeze-and-excitation**
 #   (스퀴즈-익사이테이션) channel gating, 1 × 1 projection, SiLU), widths `cfg.backbone_widths`;
-#   its last three stages are C3–C5 (strides 8–32);
-# * **neck**: the BiFPN above, `W = cfg.width`, `cfg.bifpn_layers` cells, P6 added by pooling;
+#   its last three stages feed the BiFPN. The paper starts at C3 (stride 8) for objects of 32 px
+#   and more on 512+ px images; our shapes are 8–64 px on 128 px images, so the CPU settings
+#   move the pyramid one level down, as lessons 08 and 11 did: stages C2–C4 (strides 4–16);
+# * **neck**: the BiFPN above, `W = cfg.width`, `cfg.bifpn_layers` cells, levels
+#   P`cfg.min_level`–P`cfg.max_level`, the coarsest added by pooling;
 # * **heads**: a class net and a box net of `cfg.head_layers` separable convolutions each,
 #   shared by all levels (with a batch norm of their own per level, as in the paper);
 # * **anchors** (앵커): `anchor_scale · 2^level` × 3 scales (`2^0, 2^{1/3}, 2^{2/3}`) × 3 aspect
@@ -552,7 +555,9 @@ from dlcv_utils.models.efficientdet_config import EfficientDetHparams, build_fro
 overrides = (
     f"num_classes={len(custom_train.classes)},image_size={cfg.data.image_size},"
     f"fpn_num_filters={cfg.width},fpn_cell_repeats={cfg.bifpn_layers},"
-    f"box_class_repeats={cfg.head_layers},max_level={cfg.max_level},"
+    f"box_class_repeats={cfg.head_layers},min_level={cfg.min_level},max_level={cfg.max_level},"
+    f"backbone_widths={':'.join(map(str, cfg.backbone_widths))},"
+    f"backbone_depths={':'.join(map(str, cfg.backbone_depths))},"
     f"anchor_scale={cfg.anchor_scale},learning_rate=0.001,num_epochs={cfg.config_epochs},"
     f"train_batch_size={cfg.data.batch_size}"
 )

@@ -310,3 +310,44 @@ def test_bench_row_has_every_comparison_key(monkeypatch):
     assert row["params"] == sum(
         p.numel() for p in recipes_retinanet.build_retinanet_model(cfg).parameters()
     )
+
+
+# ----------------------------------------------------------------------------- benchmark scripts
+def _load_bench(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_variants_are_valid_settings():
+    """Every variant of the two comparison scripts builds its model from real settings fields."""
+    from dataclasses import replace
+
+    from dlcv_utils.course.recipes_efficientdet import build_efficientdet_model
+    from dlcv_utils.course.recipes_mask_rcnn import build_mask_rcnn_model
+    from dlcv_utils.course.recipes_retinanet import build_retinanet_model
+    from dlcv_utils.course.settings import lesson_settings
+
+    pyramid = _load_bench("bench_pyramid_start")
+    builders = {"11": build_retinanet_model, "12": build_efficientdet_model}
+    strides = {}
+    for name, (lesson, fields) in pyramid.VARIANTS.items():
+        model = builders[lesson](replace(lesson_settings(lesson, "cpu"), **fields))
+        feats = model.backbone(torch.zeros(1, 3, 128, 128))
+        strides[name] = [128 // f.shape[-1] for f in feats.values()]
+    assert strides["retinanet"] == [4, 8, 16] and strides["retinanet_p3"] == [8, 16, 32]
+    assert strides["efficientdet"] == [4, 8, 16, 32]
+    assert strides["efficientdet_p3"] == [8, 16, 32, 64]
+
+    masks = _load_bench("bench_mask_backbones")
+    cfg13 = lesson_settings("13", "cpu")
+    for name, fields in masks.VARIANTS.items():
+        model = build_mask_rcnn_model(replace(cfg13, **fields))
+        assert model.roi_heads.mask_roi_pool.canonical_scale == fields.get(
+            "canonical_scale", cfg13.canonical_scale
+        ), name

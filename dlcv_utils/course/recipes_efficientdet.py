@@ -57,9 +57,9 @@ def bench(device, progress: bool = False) -> dict[str, Any]:
     result = train_and_evaluate(
         model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
     )
-    levels = cfg.max_level - cfg.min_level + 1
     name = (
-        f"EfficientDet-style (BiFPN W={cfg.width} x{cfg.bifpn_layers}, {levels} levels, "
+        f"EfficientDet-style (BiFPN W={cfg.width} x{cfg.bifpn_layers}, "
+        f"P{cfg.min_level}-P{cfg.max_level}, "
         f"{cfg.data.image_size}px)"
     )
     return recipe_row(name, result)

@@ -149,8 +149,9 @@ def bench(device, progress: bool = False) -> dict[str, Any]:
     dev, cfg = lesson_setup("13", device)
     result = run_lesson_recipe(cfg, dev, progress)
     m = result.metrics
+    backbone = f"CNN + FPN P2-P{1 + cfg.levels}" if cfg.backbone == "tiny_fpn" else "tiny backbone"
     return recipe_row(
-        f"Mask R-CNN ({cfg.backbone} backbone, {cfg.data.image_size}px)",
+        f"Mask R-CNN ({backbone}, {cfg.data.image_size}px)",
         result,
         mask_map50=m["mask_map50"],
         mask_map=m["mask_map"],

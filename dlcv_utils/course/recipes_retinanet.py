@@ -61,5 +61,9 @@ def bench(device, progress: bool = False) -> dict[str, Any]:
     result = train_and_evaluate(
         model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
     )
-    name = f"RetinaNet (FPN {cfg.fpn_channels} ch, gamma {cfg.gamma:g}, {cfg.data.image_size}px)"
+    first = {4: 2, 8: 3}[cfg.first_stride]
+    name = (
+        f"RetinaNet (FPN P{first}-P{first + 2}, {cfg.fpn_channels} ch, gamma {cfg.gamma:g}, "
+        f"{cfg.data.image_size}px)"
+    )
     return recipe_row(name, result)
