@@ -59,7 +59,9 @@ def run(variant: str, epochs: int | None) -> dict:
     build = build_retinanet_model if lesson == "11" else build_efficientdet_model
     loaders = shapes_loaders(cfg.data, seed=cfg.seed)
     model = build(cfg)
-    result = train_and_evaluate(model, *loaders, cfg.train, device=dev, seed=cfg.seed)
+    result = train_and_evaluate(
+        model, *loaders, cfg.train, device=dev, seed=cfg.seed, progress=False
+    )
     m = result.metrics
     return {
         "variant": variant,

@@ -351,3 +351,31 @@ def test_bench_variants_are_valid_settings():
         assert model.roi_heads.mask_roi_pool.canonical_scale == fields.get(
             "canonical_scale", cfg13.canonical_scale
         ), name
+
+
+def test_gpu_entries_of_lessons_11_to_13_build_and_train_a_step():
+    """The GPU settings (unmeasured where no GPU is lent) at least build and take a step."""
+    from dlcv_utils.course.recipes_efficientdet import build_efficientdet_model
+    from dlcv_utils.course.recipes_mask_rcnn import build_mask_rcnn_model
+    from dlcv_utils.course.recipes_retinanet import build_retinanet_model
+    from dlcv_utils.course.settings import SETTINGS
+
+    builders = {
+        "11": build_retinanet_model,
+        "12": build_efficientdet_model,
+        "13": build_mask_rcnn_model,
+    }
+    for lesson, build in builders.items():
+        cpu, gpu = SETTINGS[lesson]
+        assert gpu.threads is None and gpu.train.epochs > cpu.train.epochs, lesson
+        model = build(gpu).train()
+        size = gpu.data.image_size
+        masks = torch.zeros(1, size, size, dtype=torch.uint8)
+        masks[0, 20:60, 30:70] = 1
+        target = {"boxes": torch.tensor([[30.0, 20.0, 70.0, 60.0]]), "labels": torch.tensor([2])}
+        if lesson == "13":
+            target["masks"] = masks
+        losses = model([torch.rand(3, size, size)], [target])
+        total = sum(losses.values())
+        assert torch.isfinite(total), (lesson, losses)
+        total.backward()
