@@ -104,9 +104,9 @@ print(f"  negatives per positive: {neg / pos:.0f} : 1")
 
 
 # %% [markdown]
-# Why start at stride 4, not at the paper's stride 8 (P3)? Count the validation objects that have at least
-# one anchor of IoU ≥ 0.5 (an anchor that can be a positive on its own merit) on each pyramid,
-# with the same base sizes:
+# Why start at stride 4, not at the paper's stride 8 (P3)? Count the validation objects that
+# have at least one anchor of IoU ≥ 0.5 (an anchor that can be a positive on its own merit) on
+# each pyramid, with the same base sizes:
 
 
 # %%
