@@ -78,15 +78,19 @@ def main(argv=None) -> int:
     if args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
     print(f"load average {os.getloadavg()[0]:.1f}; {args.epochs} epochs per run", flush=True)
-    print("| model | lesson | iterations | train s | mAP@0.5 | mAP | AP_small | AP_medium |")
-    print("|---|---|---|---|---|---|---|---|", flush=True)
-    for name in args.only:
-        r = run(name, args.epochs, args.device)
-        print(
-            f"| {r['model']} | {r['lesson']} | {r['iterations']} | {r['train_s']:.0f} | "
-            f"{r['map50']:.3f} | {r['map']:.3f} | {r['ap_small']:.3f} | {r['ap_medium']:.3f} |",
-            flush=True,
-        )
+    from dlcv_utils.course.report import print_markdown_rows
+
+    columns = [
+        ("model", "{model}"),
+        ("lesson", "{lesson}"),
+        ("iterations", "{iterations}"),
+        ("train s", "{train_s:.0f}"),
+        ("mAP@0.5", "{map50:.3f}"),
+        ("mAP", "{map:.3f}"),
+        ("AP_small", "{ap_small:.3f}"),
+        ("AP_medium", "{ap_medium:.3f}"),
+    ]
+    print_markdown_rows(columns, (run(name, args.epochs, args.device) for name in args.only))
     return 0
 
 

@@ -63,7 +63,7 @@ def run(variant: str, epochs: int | None) -> dict:
         "variant": variant,
         "iterations": result.history.iterations,
         "train_s": result.train_s,
-        "params": sum(p.numel() for p in result.model.parameters()),
+        "params_m": sum(p.numel() for p in result.model.parameters()) / 1e6,
         **{k: m[k] for k in ("map50", "map", "mask_map50", "mask_map")},
     }
 
@@ -77,18 +77,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
+    from dlcv_utils.course.report import print_markdown_rows
+
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    print(
-        "| variant | params (M) | iterations | train s | box mAP@0.5 | box mAP | mask mAP@0.5 | mask mAP |"
-    )
-    print("|---|---|---|---|---|---|---|---|", flush=True)
-    for name in args.only:
-        r = run(name, args.epochs)
-        print(
-            f"| {name} | {r['params'] / 1e6:.2f} | {r['iterations']} | {r['train_s']:.0f} | "
-            f"{r['map50']:.3f} | {r['map']:.3f} | {r['mask_map50']:.3f} | {r['mask_map']:.3f} |",
-            flush=True,
-        )
+    columns = [
+        ("variant", "{variant}"),
+        ("params (M)", "{params_m:.2f}"),
+        ("iterations", "{iterations}"),
+        ("train s", "{train_s:.0f}"),
+        ("box mAP@0.5", "{map50:.3f}"),
+        ("box mAP", "{map:.3f}"),
+        ("mask mAP@0.5", "{mask_map50:.3f}"),
+        ("mask mAP", "{mask_map:.3f}"),
+    ]
+    print_markdown_rows(columns, (run(name, args.epochs) for name in args.only))
     return 0
 
 

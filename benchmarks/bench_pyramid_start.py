@@ -44,10 +44,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 
 
 def run(variant: str, epochs: int | None) -> dict:
-    """One variant on its lesson's CPU settings; returns the row."""
-    from dlcv_utils.course.recipes import shapes_loaders, train_and_evaluate
-    from dlcv_utils.course.recipes_efficientdet import build_efficientdet_model
-    from dlcv_utils.course.recipes_retinanet import build_retinanet_model
+    """One variant on its lesson's CPU settings, through the lesson's recipe; returns the row."""
+    from dlcv_utils.course import recipes_efficientdet, recipes_retinanet
     from dlcv_utils.course.settings import lesson_setup
 
     lesson, fields = VARIANTS[variant]
@@ -55,20 +53,15 @@ def run(variant: str, epochs: int | None) -> dict:
     train = replace(cfg.train, max_train_seconds=None)
     if epochs is not None:
         train = replace(train, epochs=epochs)
-    cfg = replace(cfg, train=train, **fields)
-    build = build_retinanet_model if lesson == "11" else build_efficientdet_model
-    loaders = shapes_loaders(cfg.data, seed=cfg.seed)
-    model = build(cfg)
-    result = train_and_evaluate(
-        model, *loaders, cfg.train, device=dev, seed=cfg.seed, progress=False
-    )
+    recipe = recipes_retinanet if lesson == "11" else recipes_efficientdet
+    result = recipe.run_lesson_recipe(replace(cfg, train=train, **fields), dev)
     m = result.metrics
     return {
         "variant": variant,
         "lesson": lesson,
         "iterations": result.history.iterations,
         "train_s": result.train_s,
-        "params": sum(p.numel() for p in model.parameters()),
+        "params_m": sum(p.numel() for p in result.model.parameters()) / 1e6,
         "map50": m["map50"],
         "map": m["map"],
         "aps": m["coco"]["APs"],
@@ -84,16 +77,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
+    from dlcv_utils.course.report import print_markdown_rows
+
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    print("| variant | lesson | params (M) | iterations | train s | mAP@0.5 | mAP | AP_small |")
-    print("|---|---|---|---|---|---|---|---|", flush=True)
-    for name in args.only:
-        r = run(name, args.epochs)
-        print(
-            f"| {name} | {r['lesson']} | {r['params'] / 1e6:.2f} | {r['iterations']} | "
-            f"{r['train_s']:.0f} | {r['map50']:.3f} | {r['map']:.3f} | {r['aps']:.3f} |",
-            flush=True,
-        )
+    columns = [
+        ("variant", "{variant}"),
+        ("lesson", "{lesson}"),
+        ("params (M)", "{params_m:.2f}"),
+        ("iterations", "{iterations}"),
+        ("train s", "{train_s:.0f}"),
+        ("mAP@0.5", "{map50:.3f}"),
+        ("mAP", "{map:.3f}"),
+        ("AP_small", "{aps:.3f}"),
+    ]
+    print_markdown_rows(columns, (run(name, args.epochs) for name in args.only))
     return 0
 
 

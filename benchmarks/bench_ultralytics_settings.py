@@ -57,14 +57,16 @@ def main(argv=None) -> int:
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    print("| variant | iterations | train s | mAP@0.5 | mAP@[.5:.95] |")
-    print("|---|---|---|---|---|", flush=True)
-    for name in args.only:
-        r = run(name, args.epochs)
-        print(
-            f"| {name} | {r['iterations']} | {r['train_s']:.0f} | {r['map50']:.3f} | {r['map']:.3f} |",
-            flush=True,
-        )
+    from dlcv_utils.course.report import print_markdown_rows
+
+    columns = [
+        ("variant", "{variant}"),
+        ("iterations", "{iterations}"),
+        ("train s", "{train_s:.0f}"),
+        ("mAP@0.5", "{map50:.3f}"),
+        ("mAP@[.5:.95]", "{map:.3f}"),
+    ]
+    print_markdown_rows(columns, (run(name, args.epochs) for name in args.only))
     return 0
 
 

@@ -379,3 +379,28 @@ def test_gpu_entries_of_lessons_11_to_13_build_and_train_a_step():
         total = sum(losses.values())
         assert torch.isfinite(total), (lesson, losses)
         total.backward()
+
+
+@pytest.mark.parametrize(
+    "script, argv",
+    [
+        ("bench_mask_backbones", ["--only", "tiny"]),
+        ("bench_pyramid_start", ["--only", "retinanet_p3"]),
+        ("bench_fpn_budget", ["--epochs", "1", "--only", "c4"]),
+        ("bench_ultralytics_settings", ["--only", "batch4"]),
+    ],
+)
+def test_bench_scripts_print_one_markdown_line_per_run(script, argv, monkeypatch, capsys):
+    """main() prints a header, then one line per run with the run's figures (runs faked)."""
+    module = _load_bench(script)
+    row = {
+        "variant": "v", "model": "m", "lesson": "11", "iterations": 7, "train_s": 1.0,
+        "params_m": 0.5, "map50": 0.25, "map": 0.125, "aps": 0.1, "ap_small": 0.1,
+        "ap_medium": 0.2, "mask_map50": 0.3, "mask_map": 0.2,
+    }  # fmt: skip
+    monkeypatch.setattr(module, "run", lambda *a, **k: row)
+    assert module.main(argv) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("|")]
+    assert len(lines) == 3 and lines[1].startswith("|---|")
+    assert lines[0].count("|") == lines[2].count("|")
+    assert "| 0.250 |" in lines[2] and "| 7 |" in lines[2]

@@ -14,10 +14,15 @@ import torch
 from torch import nn
 
 from dlcv_utils.course.comparison import recipe_row
-from dlcv_utils.course.recipes import CLASS_NAMES, shapes_loaders, train_and_evaluate
+from dlcv_utils.course.recipes import (
+    CLASS_NAMES,
+    RecipeResult,
+    shapes_loaders,
+    train_and_evaluate,
+)
 from dlcv_utils.course.settings import Lesson12, lesson_setup
 
-__all__ = ["bench", "build_efficientdet_model"]
+__all__ = ["bench", "build_efficientdet_model", "run_lesson_recipe"]
 
 
 def build_efficientdet_model(cfg: Lesson12) -> nn.Module:
@@ -49,14 +54,23 @@ def build_efficientdet_model(cfg: Lesson12) -> nn.Module:
     )
 
 
+def run_lesson_recipe(cfg: Lesson12, device, progress: bool = False) -> RecipeResult:
+    """Lesson 12's steps with ``cfg``: shapes loaders, the EfficientDet, training, mAP.
+
+    ``bench`` runs it with the lesson's settings; ``benchmarks/bench_pyramid_start.py`` with
+    other ones.
+    """
+    train, val = shapes_loaders(cfg.data, seed=cfg.seed)
+    return train_and_evaluate(
+        build_efficientdet_model(cfg), train, val, cfg.train, device=device, seed=cfg.seed,
+        progress=progress,
+    )  # fmt: skip
+
+
 def bench(device, progress: bool = False) -> dict[str, Any]:
     """Lesson 12's benchmark row: the lesson's data, model, training and evaluation."""
     dev, cfg = lesson_setup("12", device)
-    train, val = shapes_loaders(cfg.data, seed=cfg.seed)
-    model = build_efficientdet_model(cfg)
-    result = train_and_evaluate(
-        model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
-    )
+    result = run_lesson_recipe(cfg, dev, progress)
     name = (
         f"EfficientDet-style (BiFPN W={cfg.width} x{cfg.bifpn_layers}, "
         f"P{cfg.min_level}-P{cfg.max_level}, "

@@ -13,10 +13,15 @@ import torch
 from torch import nn
 
 from dlcv_utils.course.comparison import recipe_row
-from dlcv_utils.course.recipes import CLASS_NAMES, shapes_loaders, train_and_evaluate
+from dlcv_utils.course.recipes import (
+    CLASS_NAMES,
+    RecipeResult,
+    shapes_loaders,
+    train_and_evaluate,
+)
 from dlcv_utils.course.settings import Lesson11, lesson_setup
 
-__all__ = ["bench", "build_retinanet_model"]
+__all__ = ["bench", "build_retinanet_model", "run_lesson_recipe"]
 
 
 def build_retinanet_model(cfg: Lesson11, gamma: float | None = None) -> nn.Module:
@@ -53,14 +58,23 @@ def build_retinanet_model(cfg: Lesson11, gamma: float | None = None) -> nn.Modul
     )
 
 
+def run_lesson_recipe(cfg: Lesson11, device, progress: bool = False) -> RecipeResult:
+    """Lesson 11's steps with ``cfg``: shapes loaders, the RetinaNet (focal loss), training, mAP.
+
+    ``bench`` runs it with the lesson's settings; ``benchmarks/bench_pyramid_start.py`` with
+    other ones.
+    """
+    train, val = shapes_loaders(cfg.data, seed=cfg.seed)
+    return train_and_evaluate(
+        build_retinanet_model(cfg), train, val, cfg.train, device=device, seed=cfg.seed,
+        progress=progress,
+    )  # fmt: skip
+
+
 def bench(device, progress: bool = False) -> dict[str, Any]:
     """Lesson 11's benchmark row: the lesson's data, model (focal loss), training, evaluation."""
     dev, cfg = lesson_setup("11", device)
-    train, val = shapes_loaders(cfg.data, seed=cfg.seed)
-    model = build_retinanet_model(cfg)
-    result = train_and_evaluate(
-        model, train, val, cfg.train, device=dev, seed=cfg.seed, progress=progress
-    )
+    result = run_lesson_recipe(cfg, dev, progress)
     first = {4: 2, 8: 3}[cfg.first_stride]
     name = (
         f"RetinaNet (FPN P{first}-P{first + 2}, {cfg.fpn_channels} ch, gamma {cfg.gamma:g}, "

@@ -6,6 +6,8 @@ notebook records it; ``scripts/readme_figures.py`` collects those lines from eve
 into the README (and a test checks that the README and the notebooks agree). The course runner
 also sets ``DLCV_REPORT`` to a file path for the kernel it starts; the figure is appended there
 as a JSON line and shown in the runner's summary table.
+
+:func:`print_markdown_rows` prints the comparison tables of the ``benchmarks/`` scripts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from numbers import Real
 
 REPORT_ENV = "DLCV_REPORT"
@@ -58,3 +61,34 @@ def key_figure(name: str, value: float, fmt: str = "{:.3f}") -> float:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"name": name, "value": float(value), "text": text}) + "\n")
     return value
+
+
+def print_markdown_rows(
+    columns: Sequence[tuple[str, str]], rows: Iterable[Mapping]
+) -> list[Mapping]:
+    """Print a GitHub markdown table, each row as soon as it arrives; return the rows.
+
+    ``columns`` are ``(header, format)`` pairs, ``format`` a :meth:`str.format` pattern over a
+    row's keys. ``rows`` may be a generator of slow runs: the header goes out first and every
+    line is flushed, so a long benchmark shows its rows one by one.
+
+    Raises:
+        ValueError: no columns.
+        KeyError: a row lacks a key a format names (the message names the key).
+
+    Example:
+        >>> _ = print_markdown_rows([("model", "{name}"), ("mAP", "{map:.3f}")],
+        ...                         [{"name": "a", "map": 0.5}])
+        | model | mAP |
+        |---|---|
+        | a | 0.500 |
+    """
+    if not columns:
+        raise ValueError("columns must name at least one (header, format) pair")
+    print("| " + " | ".join(h for h, _ in columns) + " |")
+    print("|" + "---|" * len(columns), flush=True)
+    done = []
+    for row in rows:
+        print("| " + " | ".join(f.format(**row) for _, f in columns) + " |", flush=True)
+        done.append(row)
+    return done
