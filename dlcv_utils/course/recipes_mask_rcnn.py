@@ -127,7 +127,7 @@ def run_lesson_recipe(cfg: Lesson13, device, progress: bool = False) -> RecipeRe
     """Lesson 13's steps with ``cfg``: masked shapes loaders, the model, training, box + mask AP.
 
     ``bench`` runs it with the lesson's settings; ``benchmarks/bench_mask_backbones.py`` with
-    another backbone.
+    other backbones and level rules.
     """
     datasets = mask_datasets(cfg.data)
     train, val = shapes_loaders(cfg.data, seed=cfg.seed, datasets=datasets)
